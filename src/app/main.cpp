@@ -1,0 +1,2 @@
+#include <cstdio>
+int main() { std::puts("lshd " LSH_VERSION); return 0; }
