@@ -1,2 +1,63 @@
+// lshd: the LSH daemon and its command-line client, one binary.
+//
+//   lshd serve      the daemon (scripts/run starts it)
+//   lshd migrate    applies the schema migrations and reports
+//   lshd --version  the version
+#include <signal.h>
+#include <unistd.h>
+
 #include <cstdio>
-int main() { std::puts("lshd " LSH_VERSION); return 0; }
+#include <string>
+#include <vector>
+
+#include "app/daemon.h"
+
+namespace {
+
+const char* kUsage =
+    "lshd " LSH_VERSION " - the LSH daemon: a durable job queue and scheduler\n"
+    "\n"
+    "Usage:\n"
+    "  lshd serve [options]    run the daemon\n"
+    "  lshd migrate [--db P]   apply database migrations and report\n"
+    "  lshd --version          print the version\n"
+    "  lshd --help             this text\n"
+    "\n"
+    "Options for serve (flags override the environment):\n"
+    "  --host H          listen address (LSH_HOST, default 127.0.0.1)\n"
+    "  --port N          HTTP port, 0 for any free one (PORT, default 3030)\n"
+    "  --db PATH         SQLite database (LSH_DB_PATH, default volumes/data/lsh.db)\n"
+    "  --metrics-port N  Prometheus port (LSH_METRICS_PORT, default 9091)\n"
+    "  --port-file PATH  write the bound port here once listening\n"
+    "  --log-level L     debug, info, warn, error (LSH_LOG_LEVEL, default info)\n"
+    "  --threads N       HTTP worker threads (LSH_HTTP_THREADS, default 128)\n"
+    "  --insecure        allow a non-loopback --host without LSH_API_KEY\n"
+    "\n"
+    "Environment: LSH_API_KEY, LSH_SYNC (full|normal), LSH_CORS_ORIGINS,\n"
+    "LSH_MAX_BODY_BYTES, LSH_MAX_CONCURRENT_JOBS, LSH_JOB_TIMEOUT, LSH_SHUTDOWN_GRACE.\n";
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::vector<std::string> args(argv + 1, argv + argc);
+  if (args.empty() || args[0] == "--help" || args[0] == "-h" || args[0] == "help") {
+    std::fputs(kUsage, stdout);
+    return 0;
+  }
+  if (args[0] == "--version" || args[0] == "-V" || args[0] == "version") {
+    std::puts("lshd " LSH_VERSION);
+    return 0;
+  }
+  std::string cmd = args[0];
+  std::vector<std::string> rest(args.begin() + 1, args.end());
+  for (const auto& a : rest) {
+    if (a == "--help" || a == "-h") {
+      std::fputs(kUsage, stdout);
+      return 0;
+    }
+  }
+  if (cmd == "serve") return lsh::app::Serve(rest);
+  if (cmd == "migrate") return lsh::app::MigrateCommand(rest);
+  std::fprintf(stderr, "lshd: unknown command '%s'\n\n%s", cmd.c_str(), kUsage);
+  return 2;
+}

@@ -1,0 +1,147 @@
+#include "app/config.h"
+
+#include <cstdlib>
+#include <sstream>
+
+namespace lsh::app {
+
+namespace {
+
+Status ParseInt(const std::string& text, const std::string& name, long lo, long hi, long& out) {
+  char* end = nullptr;
+  errno = 0;
+  long v = std::strtol(text.c_str(), &end, 10);
+  if (text.empty() || *end != '\0' || errno != 0 || v < lo || v > hi)
+    return Error::Invalid(name + " must be a whole number from " + std::to_string(lo) + " to " +
+                              std::to_string(hi) + ", not '" + text + "'",
+                          name);
+  out = v;
+  return Status::Ok();
+}
+
+const char* Env(const char* name) {
+  const char* v = std::getenv(name);
+  return v && *v ? v : nullptr;
+}
+
+Status SetInt(const std::string& text, const std::string& name, long lo, long hi, int& field) {
+  long v;
+  if (auto s = ParseInt(text, name, lo, hi, v); !s) return s;
+  field = static_cast<int>(v);
+  return Status::Ok();
+}
+
+Status SetLogLevel(const std::string& v, const std::string& name, std::string& field) {
+  if (v != "trace" && v != "debug" && v != "info" && v != "warn" && v != "error" && v != "off")
+    return Error::Invalid(name + " must be one of debug, info, warn, error; not '" + v + "'", name);
+  field = v;
+  return Status::Ok();
+}
+
+}  // namespace
+
+bool IsLoopback(const std::string& host) {
+  return host == "localhost" || host == "::1" || host.rfind("127.", 0) == 0;
+}
+
+Result<Config> LoadConfig(const std::vector<std::string>& args) {
+  Config c;
+  if (auto v = Env("LSH_HOST")) c.host = v;
+  if (auto v = Env("PORT"))
+    if (auto s = SetInt(v, "PORT", 0, 65535, c.port); !s) return s.error();
+  if (auto v = Env("LSH_DB_PATH")) c.db_path = v;
+  if (auto v = Env("LSH_API_KEY")) c.api_key = v;
+  if (auto v = Env("LSH_LOG_LEVEL"))
+    if (auto s = SetLogLevel(v, "LSH_LOG_LEVEL", c.log_level); !s) return s.error();
+  if (auto v = Env("LSH_SYNC")) {
+    std::string s = v;
+    if (s == "full" || s == "FULL")
+      c.sync_full = true;
+    else if (s == "normal" || s == "NORMAL")
+      c.sync_full = false;
+    else
+      return Error::Invalid("LSH_SYNC must be full or normal, not '" + s + "'", "LSH_SYNC");
+  }
+  if (auto v = Env("LSH_CORS_ORIGINS")) {
+    std::stringstream ss(v);
+    std::string item;
+    while (std::getline(ss, item, ',')) {
+      auto b = item.find_first_not_of(" \t");
+      auto e = item.find_last_not_of(" \t/");
+      if (b != std::string::npos) c.cors_origins.push_back(item.substr(b, e - b + 1));
+    }
+  }
+  if (auto v = Env("LSH_METRICS_PORT"))
+    if (auto s = SetInt(v, "LSH_METRICS_PORT", 0, 65535, c.metrics_port); !s) return s.error();
+  if (auto v = Env("LSH_MAX_BODY_BYTES")) {
+    long n;
+    if (auto s = ParseInt(v, "LSH_MAX_BODY_BYTES", 1024, 1L << 30, n); !s) return s.error();
+    c.max_body_bytes = static_cast<size_t>(n);
+  }
+  if (auto v = Env("LSH_HTTP_THREADS"))
+    if (auto s = SetInt(v, "LSH_HTTP_THREADS", 4, 20000, c.http_threads); !s) return s.error();
+  if (auto v = Env("LSH_MAX_CONCURRENT_JOBS"))
+    if (auto s = SetInt(v, "LSH_MAX_CONCURRENT_JOBS", 1, 10000, c.max_concurrent_jobs); !s)
+      return s.error();
+  if (auto v = Env("LSH_JOB_TIMEOUT"))
+    if (auto s = SetInt(v, "LSH_JOB_TIMEOUT", 1, 30 * 24 * 3600, c.job_timeout_s); !s)
+      return s.error();
+  if (auto v = Env("LSH_SHUTDOWN_GRACE"))
+    if (auto s = SetInt(v, "LSH_SHUTDOWN_GRACE", 0, 3600, c.shutdown_grace_s); !s)
+      return s.error();
+
+  for (size_t i = 0; i < args.size(); ++i) {
+    std::string a = args[i];
+    std::string value;
+    bool has_value = false;
+    if (auto eq = a.find('='); a.rfind("--", 0) == 0 && eq != std::string::npos) {
+      value = a.substr(eq + 1);
+      a = a.substr(0, eq);
+      has_value = true;
+    }
+    auto next = [&](std::string& out) -> Status {
+      if (has_value) {
+        out = value;
+        return Status::Ok();
+      }
+      if (i + 1 >= args.size()) return Error::Invalid(a + " needs a value", a);
+      out = args[++i];
+      return Status::Ok();
+    };
+    std::string v;
+    if (a == "--insecure") {
+      c.insecure = true;
+      continue;
+    }
+    if (a == "--host") {
+      if (auto s = next(c.host); !s) return s.error();
+    } else if (a == "--port" || a == "-p") {
+      if (auto s = next(v); !s) return s.error();
+      if (auto s = SetInt(v, "--port", 0, 65535, c.port); !s) return s.error();
+    } else if (a == "--db") {
+      if (auto s = next(c.db_path); !s) return s.error();
+    } else if (a == "--port-file") {
+      if (auto s = next(c.port_file); !s) return s.error();
+    } else if (a == "--metrics-port") {
+      if (auto s = next(v); !s) return s.error();
+      if (auto s = SetInt(v, "--metrics-port", 0, 65535, c.metrics_port); !s) return s.error();
+    } else if (a == "--log-level") {
+      if (auto s = next(v); !s) return s.error();
+      if (auto s = SetLogLevel(v, "--log-level", c.log_level); !s) return s.error();
+    } else if (a == "--threads") {
+      if (auto s = next(v); !s) return s.error();
+      if (auto s = SetInt(v, "--threads", 4, 20000, c.http_threads); !s) return s.error();
+    } else {
+      return Error::Invalid("unknown option '" + a + "' (see lshd --help)", a);
+    }
+  }
+  if (!IsLoopback(c.host) && c.api_key.empty() && !c.insecure)
+    return Error::Invalid("refusing to listen on " + c.host +
+                              " without an API key: jobs run arbitrary commands. Set "
+                              "LSH_API_KEY (recommended), listen on 127.0.0.1, or pass "
+                              "--insecure to accept the risk",
+                          "--host");
+  return c;
+}
+
+}  // namespace lsh::app

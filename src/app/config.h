@@ -1,0 +1,45 @@
+// Config: lshd's settings from the environment (API.md "Configuration"),
+// overridden by command-line flags. Each option documents its default and
+// the trade-off at the declaration.
+//
+// Thread-safety: built once in main, then read-only.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "core/error.h"
+
+namespace lsh::app {
+
+struct Config {
+  std::string host = "127.0.0.1";  // LSH_HOST / --host; 0.0.0.0 in the container
+  int port = 3030;                 // PORT / --port; 0 picks a free port
+  std::string db_path = "volumes/data/lsh.db";  // LSH_DB_PATH / --db
+  std::string port_file;           // --port-file: written once listening (tests, scripts)
+  std::string api_key;             // LSH_API_KEY: every route but /health needs it
+  bool insecure = false;           // --insecure: allow a non-loopback host without a key
+  std::string log_level = "info";  // LSH_LOG_LEVEL: debug, info, warn, error
+  // LSH_SYNC: full (default) survives power loss; normal is faster and may
+  // lose the last commits on power loss (never on a process crash).
+  bool sync_full = true;
+  std::vector<std::string> cors_origins;  // LSH_CORS_ORIGINS, comma-separated exact origins
+  int metrics_port = 9091;                // LSH_METRICS_PORT / --metrics-port
+  // LSH_MAX_BODY_BYTES: bodies above are refused (413) before being read.
+  size_t max_body_bytes = 1 << 20;
+  // LSH_HTTP_THREADS: worker threads; each open keep-alive connection or SSE
+  // stream holds one. More threads cost only stack address space.
+  int http_threads = 128;
+  // LSH_MAX_CONCURRENT_JOBS: processes running at once; more wait queued.
+  int max_concurrent_jobs = 10;
+  int job_timeout_s = 300;       // LSH_JOB_TIMEOUT: default per-run timeout, seconds
+  int shutdown_grace_s = 20;     // LSH_SHUTDOWN_GRACE: runs get this long at SIGTERM
+};
+
+// Reads the environment, then `args` (the flags after the subcommand).
+// Unknown flags and bad values are errors naming the flag or variable.
+Result<Config> LoadConfig(const std::vector<std::string>& args);
+
+bool IsLoopback(const std::string& host);
+
+}  // namespace lsh::app

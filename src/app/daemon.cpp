@@ -1,0 +1,174 @@
+#include "app/daemon.h"
+
+#include <signal.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+
+#include <spdlog/sinks/stdout_color_sinks.h>
+#include <spdlog/spdlog.h>
+
+#include "app/config.h"
+#include "core/ids.h"
+#include "http/server.h"
+#include "store/db.h"
+#include "store/migrations.h"
+#include "store/store.h"
+#include "store/writer.h"
+
+namespace lsh::app {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+void SetupLogging(const std::string& level) {
+  auto logger = spdlog::stderr_color_mt("lshd");
+  logger->set_pattern("%Y-%m-%dT%H:%M:%S.%e%z %^%l%$ %v");
+  spdlog::set_default_logger(logger);
+  spdlog::set_level(spdlog::level::from_str(level));
+}
+
+Status EnsureParentDir(const std::string& path) {
+  fs::path parent = fs::path(path).parent_path();
+  if (parent.empty()) return Status::Ok();
+  std::error_code ec;
+  fs::create_directories(parent, ec);
+  if (ec)
+    return Error::Unavailable("cannot create the data directory " + parent.string() + ": " +
+                              ec.message());
+  return Status::Ok();
+}
+
+Status WritePortFile(const std::string& path, int port) {
+  std::string tmp = path + ".tmp";
+  {
+    std::ofstream out(tmp);
+    out << port << "\n";
+    if (!out) return Error::Unavailable("cannot write the port file " + path);
+  }
+  if (std::rename(tmp.c_str(), path.c_str()) != 0)
+    return Error::Unavailable("cannot write the port file " + path);
+  return Status::Ok();
+}
+
+}  // namespace
+
+int Serve(const std::vector<std::string>& args) {
+  auto cfg = LoadConfig(args);
+  if (!cfg) {
+    std::fprintf(stderr, "lshd: %s\n", cfg.error().message.c_str());
+    return 2;
+  }
+  SetupLogging(cfg->log_level);
+
+  // Signals are taken by sigwait on this thread; every thread started
+  // below inherits the mask.
+  sigset_t sigs;
+  sigemptyset(&sigs);
+  sigaddset(&sigs, SIGTERM);
+  sigaddset(&sigs, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &sigs, nullptr);
+  signal(SIGPIPE, SIG_IGN);
+
+  const Clock& clock = SystemClock::Get();
+  if (auto s = EnsureParentDir(cfg->db_path); !s) {
+    spdlog::critical("{}", s.error().message);
+    return 1;
+  }
+  store::DbOptions dbo{cfg->db_path, cfg->sync_full};
+  auto conn = store::OpenConnection(dbo, /*read_only=*/false);
+  if (!conn) {
+    spdlog::critical("{}", conn.error().message);
+    return 1;
+  }
+  auto report = store::Migrate(**conn);
+  if (!report) {
+    spdlog::critical("{}", report.error().message);
+    return 1;
+  }
+  for (const auto& m : report->applied) spdlog::info("applied migration {}", m);
+  if (!cfg->sync_full)
+    spdlog::warn("LSH_SYNC=normal: a power loss may lose the last acknowledged writes");
+
+  store::Writer writer(std::move(conn.value()), clock);
+  store::ReaderPool readers(dbo);
+  store::Store st(writer, readers, clock);
+  writer.Start();
+
+  std::string boot_id = NewUuidV7(clock.Now());
+  if (auto s = st.BootRecord(boot_id, getpid(), LSH_VERSION); !s) {
+    spdlog::critical("cannot write to the database: {}", s.error().message);
+    writer.Stop();
+    return 1;
+  }
+
+  http::ServerOptions hopts;
+  hopts.host = cfg->host;
+  hopts.port = cfg->port;
+  hopts.api_key = cfg->api_key;
+  hopts.cors_origins = cfg->cors_origins;
+  hopts.max_body_bytes = cfg->max_body_bytes;
+  hopts.threads = cfg->http_threads;
+  hopts.db_path = cfg->db_path;
+  http::HttpServer server(hopts, st, clock);
+  auto port = server.Bind();
+  if (!port) {
+    spdlog::critical("{}", port.error().message);
+    writer.Stop();
+    return 1;
+  }
+  server.Start();
+  if (!cfg->port_file.empty()) {
+    if (auto s = WritePortFile(cfg->port_file, *port); !s) spdlog::error("{}", s.error().message);
+  }
+  spdlog::warn("lshd {} listening on http://{}:{} (db {}, boot {}{})", LSH_VERSION, cfg->host,
+               *port, cfg->db_path, boot_id, cfg->api_key.empty() ? ", no API key" : "");
+
+  int sig = 0;
+  sigwait(&sigs, &sig);
+  spdlog::warn("received {}, shutting down", sig == SIGTERM ? "SIGTERM" : "SIGINT");
+  server.Stop();
+  (void)st.BootStop(boot_id);
+  if (auto s = st.Checkpoint(); !s) spdlog::warn("{}", s.error().message);
+  writer.Stop();
+  spdlog::warn("stopped cleanly");
+  return 0;
+}
+
+int MigrateCommand(const std::vector<std::string>& args) {
+  std::string db = "volumes/data/lsh.db";
+  if (const char* v = std::getenv("LSH_DB_PATH"); v && *v) db = v;
+  for (size_t i = 0; i < args.size(); ++i) {
+    if (args[i] == "--db" && i + 1 < args.size()) {
+      db = args[++i];
+    } else if (args[i].rfind("--db=", 0) == 0) {
+      db = args[i].substr(5);
+    } else {
+      std::fprintf(stderr, "lshd migrate: unknown option '%s'\n", args[i].c_str());
+      return 2;
+    }
+  }
+  if (auto s = EnsureParentDir(db); !s) {
+    std::fprintf(stderr, "lshd migrate: %s\n", s.error().message.c_str());
+    return 1;
+  }
+  auto conn = store::OpenConnection({db, true}, false);
+  if (!conn) {
+    std::fprintf(stderr, "lshd migrate: %s\n", conn.error().message.c_str());
+    return 1;
+  }
+  auto report = store::Migrate(**conn);
+  if (!report) {
+    std::fprintf(stderr, "lshd migrate: %s\n", report.error().message.c_str());
+    return 1;
+  }
+  for (const auto& m : report->applied) std::printf("applied %s\n", m.c_str());
+  std::printf("%s: schema version %d (was %d)\n", db.c_str(), report->to_version,
+              report->from_version);
+  return 0;
+}
+
+}  // namespace lsh::app

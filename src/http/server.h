@@ -1,0 +1,92 @@
+// HttpServer: the REST API of API.md on cpp-httplib.
+//
+// One catch-all handler per method hands every request to Dispatch, which
+// applies CORS, the API key (constant-time compare), routes by pattern with
+// and without the /api prefix, maps Error values to JSON errors, and logs
+// one line per request (method, route pattern, status, ms). A client's
+// mistake is always a 4xx; an exception that escapes a handler is a bug and
+// becomes a logged 500.
+//
+// The worker pool has a fixed size from the options (cpp-httplib holds one
+// worker per open keep-alive connection or stream; its default of 8 would
+// stall with 8 of them open).
+//
+// Thread-safety: construct, Bind and Start from one thread; Stop may be
+// called from any thread and is safe twice. Handlers run on the pool.
+#pragma once
+
+#include <atomic>
+#include <functional>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <httplib.h>
+#include <nlohmann/json.hpp>
+
+#include "core/clock.h"
+#include "core/error.h"
+#include "http/router.h"
+#include "store/store.h"
+
+namespace lsh::http {
+
+struct ServerOptions {
+  std::string host = "127.0.0.1";
+  int port = 3030;
+  std::string api_key;                    // empty: open (loopback only unless insecure)
+  std::vector<std::string> cors_origins;  // exact origins allowed; empty: no CORS headers
+  // Bodies above this are refused with 413 before they are read in full.
+  size_t max_body_bytes = 1 << 20;
+  // Worker threads: bounds concurrent connections being served. Each
+  // keep-alive connection or SSE stream holds one while open.
+  int threads = 128;
+  std::string db_path;  // shown in /status
+};
+
+struct Ctx {
+  const httplib::Request& req;
+  httplib::Response& res;
+  const Params& params;
+};
+using Handler = std::function<void(Ctx&)>;
+
+void SendJson(httplib::Response& res, int status, const nlohmann::json& body);
+void SendError(httplib::Response& res, const Error& e);
+int HttpStatus(ErrorKind k);
+// The body as JSON; an empty body reads as {}. Malformed JSON is a 400.
+Result<nlohmann::json> ParseBody(const httplib::Request& req);
+
+class HttpServer {
+ public:
+  HttpServer(ServerOptions options, store::Store& store, const Clock& clock);
+  ~HttpServer();
+
+  Result<int> Bind();  // binds host:port (port 0: any); returns the port
+  void Start();        // serves on a background thread
+  void Stop();         // stops accepting; in-flight requests finish
+
+  bool shutting_down() const { return stopping_.load(); }
+
+ private:
+  void Dispatch(const std::string& method, const httplib::Request& req, httplib::Response& res);
+  bool Authorized(const httplib::Request& req) const;
+  void ApplyCors(const httplib::Request& req, httplib::Response& res) const;
+  void AddRoutes();
+  void AddJobRoutes();
+  void AddStatusRoutes();
+
+  // Constant after construction.
+  const ServerOptions options_;
+  store::Store& store_;
+  const Clock& clock_;
+  const SteadyTime started_;
+  Router<Handler> router_;
+  httplib::Server server_;
+
+  std::atomic<bool> stopping_{false};
+  std::thread thread_;
+};
+
+}  // namespace lsh::http

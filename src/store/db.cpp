@@ -1,0 +1,45 @@
+#include "store/db.h"
+
+#include <sqlite3.h>
+
+namespace lsh::store {
+
+Result<std::unique_ptr<SQLite::Database>> OpenConnection(const DbOptions& options,
+                                                         bool read_only) {
+  try {
+    int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_FULLMUTEX;
+    if (!read_only) flags |= SQLITE_OPEN_CREATE;
+    auto db = std::make_unique<SQLite::Database>(options.path, flags, options.busy_timeout_ms);
+    db->exec("PRAGMA journal_mode=WAL");
+    db->exec(options.sync_full ? "PRAGMA synchronous=FULL" : "PRAGMA synchronous=NORMAL");
+    db->exec("PRAGMA foreign_keys=ON");
+    db->exec("PRAGMA temp_store=MEMORY");
+    db->exec("PRAGMA cache_size=-16000");  // 16 MiB per connection
+    if (read_only) db->exec("PRAGMA query_only=ON");
+    return db;
+  } catch (const std::exception& e) {
+    return Error::Unavailable("cannot open the database at " + options.path + ": " + e.what(),
+                              "db_open_failed");
+  }
+}
+
+Result<ReaderPool::Lease> ReaderPool::Acquire() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (!idle_.empty()) {
+      auto db = std::move(idle_.back());
+      idle_.pop_back();
+      return Lease(this, std::move(db));
+    }
+  }
+  auto db = OpenConnection(options_, /*read_only=*/true);
+  if (!db) return db.error();
+  return Lease(this, std::move(db.value()));
+}
+
+void ReaderPool::Release(std::unique_ptr<SQLite::Database> db) {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (idle_.size() < 64) idle_.push_back(std::move(db));
+}
+
+}  // namespace lsh::store

@@ -1,0 +1,561 @@
+#include "store/store.h"
+
+#include <SQLiteCpp/Statement.h>
+#include <sqlite3.h>
+
+#include "core/ids.h"
+#include "core/json.h"
+#include "core/time.h"
+#include "store/migrations.h"
+
+namespace lsh::store {
+
+using nlohmann::json;
+
+namespace {
+
+constexpr const char* kJobColumns =
+    "j.id, j.name, j.command, j.type, j.description, j.tags, j.priority, j.timeout_ms, "
+    "j.max_retries, j.retry_delay_ms, j.env, j.cwd, j.database_sync, j.schedule_kind, "
+    "j.cron_expr, j.timezone, j.interval_ms, j.run_at, j.misfire_policy, j.overlap_policy, "
+    "j.paused, j.next_run_at, j.status, j.version, j.created_at, j.updated_at, "
+    "r.id, r.status, r.exit_code, r.started_at, r.completed_at, r.duration_ms";
+constexpr const char* kJobFrom = " FROM jobs j LEFT JOIN runs r ON r.id = j.last_run_id ";
+
+std::optional<SysTime> OptTime(const SQLite::Column& c) {
+  if (c.isNull()) return std::nullopt;
+  return ParseTime(c.getString());
+}
+SysTime Time(const SQLite::Column& c) { return OptTime(c).value_or(SysTime{}); }
+
+Job RowToJob(SQLite::Statement& q) {
+  Job j;
+  JobSpec& s = j.spec;
+  j.id = q.getColumn(0).getString();
+  s.name = q.getColumn(1).getString();
+  s.command = q.getColumn(2).getString();
+  s.type = q.getColumn(3).getString();
+  s.description = q.getColumn(4).getString();
+  s.tags = json::parse(q.getColumn(5).getString()).get<std::vector<std::string>>();
+  s.priority = q.getColumn(6).getInt();
+  if (!q.getColumn(7).isNull()) s.timeout_ms = q.getColumn(7).getInt64();
+  s.max_retries = q.getColumn(8).getInt();
+  s.retry_delay_ms = q.getColumn(9).getInt64();
+  json env = json::parse(q.getColumn(10).getString());
+  for (auto& [k, v] : env.items()) s.env[k] = v.is_string() ? v.get<std::string>() : v.dump();
+  s.cwd = q.getColumn(11).getString();
+  s.database_sync = q.getColumn(12).getInt() != 0;
+  std::string kind = q.getColumn(13).getString();
+  Schedule& sc = s.schedule;
+  if (kind == "cron") {
+    sc.kind = ScheduleKind::kCron;
+    sc.cron = q.getColumn(14).getString();
+  } else if (kind == "interval") {
+    sc.kind = ScheduleKind::kInterval;
+    sc.interval_ms = q.getColumn(16).getInt64();
+  } else if (kind == "at") {
+    sc.kind = ScheduleKind::kAt;
+    sc.at = OptTime(q.getColumn(17));
+  }
+  sc.timezone = q.getColumn(15).getString();
+  sc.misfire = q.getColumn(18).getString();
+  sc.overlap = q.getColumn(19).getString();
+  j.paused = q.getColumn(20).getInt() != 0;
+  j.next_run_at = OptTime(q.getColumn(21));
+  j.status = q.getColumn(22).getString();
+  j.version = q.getColumn(23).getInt64();
+  j.created_at = Time(q.getColumn(24));
+  j.updated_at = Time(q.getColumn(25));
+  if (!q.getColumn(26).isNull()) {
+    RunSummary r;
+    r.id = q.getColumn(26).getString();
+    r.status = q.getColumn(27).getString();
+    if (!q.getColumn(28).isNull()) r.exit_code = q.getColumn(28).getInt();
+    r.started_at = OptTime(q.getColumn(29));
+    r.completed_at = OptTime(q.getColumn(30));
+    if (!q.getColumn(31).isNull()) r.duration_ms = q.getColumn(31).getInt64();
+    j.last_run = r;
+  }
+  return j;
+}
+
+void BindOptTime(SQLite::Statement& q, int i, const std::optional<SysTime>& t) {
+  if (t)
+    q.bind(i, FormatTime(*t));
+  else
+    q.bind(i);
+}
+
+// Binds the spec's columns at positions first..first+19 in kSpecColumns order.
+constexpr const char* kSpecColumns =
+    "name, command, type, description, tags, priority, timeout_ms, max_retries, "
+    "retry_delay_ms, env, cwd, database_sync, schedule_kind, cron_expr, timezone, interval_ms, "
+    "run_at, misfire_policy, overlap_policy";
+constexpr int kSpecColumnCount = 19;
+
+void BindSpec(SQLite::Statement& q, int first, const JobSpec& s) {
+  int i = first;
+  q.bind(i++, s.name);
+  q.bind(i++, s.command);
+  q.bind(i++, s.type);
+  q.bind(i++, s.description);
+  q.bind(i++, json(s.tags).dump());
+  q.bind(i++, s.priority);
+  if (s.timeout_ms)
+    q.bind(i++, static_cast<int64_t>(*s.timeout_ms));
+  else
+    q.bind(i++);
+  q.bind(i++, s.max_retries);
+  q.bind(i++, static_cast<int64_t>(s.retry_delay_ms));
+  q.bind(i++, json(s.env).dump());
+  q.bind(i++, s.cwd);
+  q.bind(i++, s.database_sync ? 1 : 0);
+  const Schedule& sc = s.schedule;
+  q.bind(i++, ToString(sc.kind));
+  if (sc.kind == ScheduleKind::kCron)
+    q.bind(i++, sc.cron);
+  else
+    q.bind(i++);
+  q.bind(i++, sc.timezone);
+  if (sc.kind == ScheduleKind::kInterval)
+    q.bind(i++, static_cast<int64_t>(sc.interval_ms));
+  else
+    q.bind(i++);
+  BindOptTime(q, i++, sc.kind == ScheduleKind::kAt ? sc.at : std::nullopt);
+  q.bind(i++, sc.misfire);
+  q.bind(i++, sc.overlap);
+}
+
+// The status a job rests in when no run is active (docs/lifecycle.md).
+std::string RestingStatus(const Job& j, const std::optional<SysTime>& next_run) {
+  if (j.paused) return "stopped";
+  if (next_run) return "scheduled";
+  if (j.last_run) {
+    if (j.last_run->status == "completed") return "completed";
+    if (j.last_run->status != "queued" && j.last_run->status != "running") return "failed";
+  }
+  return "created";
+}
+
+bool IsConstraint(const SQLite::Exception& e) {
+  return (e.getErrorCode() & 0xff) == SQLITE_CONSTRAINT;
+}
+
+Error ReadError(const std::exception& e) {
+  return Error::Unavailable(std::string("database read failed: ") + e.what(), "db_read_failed");
+}
+
+int64_t ActiveRunCount(SQLite::Database& db, const std::string& job_id) {
+  SQLite::Statement q(db,
+                      "SELECT count(*) FROM runs WHERE job_id = ? AND status IN "
+                      "('queued','running')");
+  q.bind(1, job_id);
+  q.executeStep();
+  return q.getColumn(0).getInt64();
+}
+
+}  // namespace
+
+Store::Store(Writer& writer, ReaderPool& readers, const Clock& clock)
+    : writer_(writer), readers_(readers), clock_(clock) {}
+
+std::optional<Job> Store::JobLoad(SQLite::Database& db, std::string_view id_or_name) {
+  SQLite::Statement q(db, std::string("SELECT ") + kJobColumns + kJobFrom +
+                              "WHERE j.id = ?1 OR j.name = ?1 ORDER BY j.id = ?1 DESC LIMIT 1");
+  q.bind(1, std::string(id_or_name));
+  if (!q.executeStep()) return std::nullopt;
+  return RowToJob(q);
+}
+
+int64_t Store::EventAppend(WriteTx& tx, const std::string& type, const std::string& job_id,
+                           const std::string& run_id, const json& data, bool sync) {
+  std::string now = FormatTime(tx.now);
+  SQLite::Statement q(tx.db,
+                      "INSERT INTO events (type, job_id, run_id, data, created_at) "
+                      "VALUES (?, ?, ?, ?, ?)");
+  q.bind(1, type);
+  if (job_id.empty())
+    q.bind(2);
+  else
+    q.bind(2, job_id);
+  if (run_id.empty())
+    q.bind(3);
+  else
+    q.bind(3, run_id);
+  q.bind(4, data.dump());
+  q.bind(5, now);
+  q.exec();
+  int64_t id = tx.db.getLastInsertRowid();
+  tx.last_event_id = id;
+  if (sync) {
+    json payload = {{"id", id},          {"type", type},
+                    {"job_id", job_id},  {"run_id", run_id.empty() ? json(nullptr) : json(run_id)},
+                    {"data", data},      {"created_at", now}};
+    OutboxAppend(tx, "event", std::to_string(id), "upsert", id, payload);
+  }
+  return id;
+}
+
+void Store::OutboxAppend(WriteTx& tx, const std::string& entity, const std::string& entity_id,
+                         const std::string& op, int64_t version, const json& payload) {
+  SQLite::Statement q(tx.db,
+                      "INSERT INTO outbox (entity, entity_id, op, version, payload, created_at) "
+                      "VALUES (?, ?, ?, ?, ?, ?)");
+  q.bind(1, entity);
+  q.bind(2, entity_id);
+  q.bind(3, op);
+  q.bind(4, static_cast<int64_t>(version));
+  q.bind(5, payload.dump());
+  q.bind(6, FormatTime(tx.now));
+  q.exec();
+}
+
+namespace {
+
+// Inserts the job row, its job:created event and its outbox rows.
+Result<Job> InsertJob(WriteTx& tx, const JobSpec& spec, const std::optional<SysTime>& next_run) {
+  Job job;
+  job.id = NewUuidV7(tx.now);
+  job.spec = spec;
+  job.created_at = job.updated_at = tx.now;
+  job.next_run_at = next_run;
+  job.status = RestingStatus(job, next_run);
+  SQLite::Statement q(tx.db, std::string("INSERT INTO jobs (id, ") + kSpecColumns +
+                                 ", next_run_at, status, version, created_at, updated_at) "
+                                 "VALUES (?, " +
+                                 "?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?" +
+                                 ", ?, ?, 1, ?, ?)");
+  q.bind(1, job.id);
+  BindSpec(q, 2, spec);
+  int i = 2 + kSpecColumnCount;
+  BindOptTime(q, i++, next_run);
+  q.bind(i++, job.status);
+  q.bind(i++, FormatTime(tx.now));
+  q.bind(i++, FormatTime(tx.now));
+  try {
+    q.exec();
+  } catch (const SQLite::Exception& e) {
+    if (IsConstraint(e) && std::string(e.what()).find("jobs.name") != std::string::npos)
+      return Error::Conflict("a job named '" + spec.name + "' already exists", "duplicate_name");
+    throw;
+  }
+  json j = JobToJson(job);
+  if (spec.database_sync) Store::OutboxAppend(tx, "job", job.id, "upsert", job.version, j);
+  Store::EventAppend(tx, "job:created", job.id, "", j, spec.database_sync);
+  return job;
+}
+
+}  // namespace
+
+Result<CreateOutcome> Store::JobCreate(const JobSpec& spec, std::optional<SysTime> next_run_at,
+                                       const IdempotentCreate* idem) {
+  std::optional<Result<CreateOutcome>> out;
+  Status st = writer_.Write([&](WriteTx& tx) -> Status {
+    if (idem) {
+      SQLite::Statement q(tx.db,
+                          "SELECT route, request_hash, status_code, response FROM "
+                          "idempotency_keys WHERE key = ?");
+      q.bind(1, idem->key);
+      if (q.executeStep()) {
+        if (q.getColumn(0).getString() != idem->route ||
+            q.getColumn(1).getString() != idem->request_hash) {
+          out = Error::Conflict(
+              "Idempotency-Key '" + idem->key +
+                  "' was already used with a different request; use a new key for a new request",
+              "idempotency_key_reused");
+          return Status::Ok();
+        }
+        CreateOutcome o;
+        o.replayed = true;
+        o.status_code = q.getColumn(2).getInt();
+        o.body = q.getColumn(3).getString();
+        out = std::move(o);
+        return Status::Ok();
+      }
+    }
+    auto job = InsertJob(tx, spec, next_run_at);
+    if (!job) {
+      out = job.error();
+      return job.error();  // roll back this write alone
+    }
+    CreateOutcome o;
+    o.job = std::move(job.value());
+    if (idem) {
+      o.body = idem->render(o.job);
+      SQLite::Statement ins(tx.db,
+                            "INSERT INTO idempotency_keys (key, route, request_hash, status_code, "
+                            "response, created_at) VALUES (?, ?, ?, 201, ?, ?)");
+      ins.bind(1, idem->key);
+      ins.bind(2, idem->route);
+      ins.bind(3, idem->request_hash);
+      ins.bind(4, o.body);
+      ins.bind(5, FormatTime(tx.now));
+      ins.exec();
+    }
+    out = std::move(o);
+    return Status::Ok();
+  });
+  if (!st.ok()) return st.error();
+  assert(out.has_value());
+  return std::move(*out);
+}
+
+std::vector<Result<Job>> Store::JobCreateMany(
+    const std::vector<std::pair<JobSpec, std::optional<SysTime>>>& specs) {
+  std::vector<std::optional<Result<Job>>> outs(specs.size());
+  std::vector<std::future<Status>> futures;
+  futures.reserve(specs.size());
+  for (size_t i = 0; i < specs.size(); ++i) {
+    futures.push_back(writer_.Submit([&, i](WriteTx& tx) -> Status {
+      auto job = InsertJob(tx, specs[i].first, specs[i].second);
+      outs[i] = job;
+      return job ? Status::Ok() : Status(job.error());
+    }));
+  }
+  std::vector<Result<Job>> results;
+  results.reserve(specs.size());
+  for (size_t i = 0; i < specs.size(); ++i) {
+    Status st = futures[i].get();
+    if (!st.ok())
+      results.push_back(st.error());
+    else
+      results.push_back(std::move(*outs[i]));
+  }
+  return results;
+}
+
+Result<Job> Store::JobGet(std::string_view id_or_name) {
+  try {
+    auto lease = readers_.Acquire();
+    if (!lease) return lease.error();
+    auto job = JobLoad(lease->db(), id_or_name);
+    if (!job) return Error::NotFound("Job not found", "job_not_found");
+    return std::move(*job);
+  } catch (const std::exception& e) {
+    return ReadError(e);
+  }
+}
+
+Result<JobPage> Store::JobList(const JobFilter& f) {
+  try {
+    auto lease = readers_.Acquire();
+    if (!lease) return lease.error();
+    std::string where = " WHERE 1=1";
+    if (!f.status.empty()) where += " AND j.status = :status";
+    if (!f.name.empty()) where += " AND j.name LIKE :name ESCAPE '\\'";
+    if (!f.tag.empty())
+      where += " AND EXISTS (SELECT 1 FROM json_each(j.tags) t WHERE t.value = :tag)";
+    auto bind = [&](SQLite::Statement& q) {
+      if (!f.status.empty()) q.bind(":status", f.status);
+      if (!f.name.empty()) {
+        std::string pat = "%";
+        for (char c : f.name) {
+          if (c == '%' || c == '_' || c == '\\') pat.push_back('\\');
+          pat.push_back(c);
+        }
+        pat.push_back('%');
+        q.bind(":name", pat);
+      }
+      if (!f.tag.empty()) q.bind(":tag", f.tag);
+    };
+    JobPage page;
+    {
+      SQLite::Statement q(lease->db(), "SELECT count(*) FROM jobs j" + where);
+      bind(q);
+      q.executeStep();
+      page.total = q.getColumn(0).getInt64();
+    }
+    std::string sql = std::string("SELECT ") + kJobColumns + kJobFrom + where;
+    if (!f.cursor.empty()) sql += " AND j.id < :cursor";
+    sql += " ORDER BY j.id DESC LIMIT :limit";
+    SQLite::Statement q(lease->db(), sql);
+    bind(q);
+    if (!f.cursor.empty()) q.bind(":cursor", f.cursor);
+    q.bind(":limit", f.limit + 1);
+    while (q.executeStep()) page.jobs.push_back(RowToJob(q));
+    if (static_cast<int>(page.jobs.size()) > f.limit) {
+      page.jobs.pop_back();
+      page.next_cursor = page.jobs.back().id;
+    }
+    return page;
+  } catch (const std::exception& e) {
+    return ReadError(e);
+  }
+}
+
+Result<std::vector<Job>> Store::JobListAll() {
+  try {
+    auto lease = readers_.Acquire();
+    if (!lease) return lease.error();
+    SQLite::Statement q(lease->db(),
+                        std::string("SELECT ") + kJobColumns + kJobFrom + "ORDER BY j.id");
+    std::vector<Job> jobs;
+    while (q.executeStep()) jobs.push_back(RowToJob(q));
+    return jobs;
+  } catch (const std::exception& e) {
+    return ReadError(e);
+  }
+}
+
+Result<Job> Store::JobUpdate(std::string_view id_or_name,
+                             const std::function<Result<store::JobUpdate>(const Job&)>& change) {
+  std::optional<Result<Job>> out;
+  Status st = writer_.Write([&](WriteTx& tx) -> Status {
+    auto current = JobLoad(tx.db, id_or_name);
+    if (!current) {
+      out = Error::NotFound("Job not found", "job_not_found");
+      return Status::Ok();
+    }
+    auto upd = change(*current);
+    if (!upd) {
+      out = upd.error();
+      return Status::Ok();
+    }
+    Job job = *current;
+    job.spec = upd->spec;
+    job.next_run_at = upd->next_run_at;
+    job.version++;
+    job.updated_at = tx.now;
+    if (job.status != "running") job.status = RestingStatus(job, job.next_run_at);
+    SQLite::Statement q(tx.db, std::string("UPDATE jobs SET (") + kSpecColumns +
+                                   ", next_run_at, status, version, updated_at) = (" +
+                                   "?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?" +
+                                   ", ?, ?, ?, ?) WHERE id = ?");
+    BindSpec(q, 1, job.spec);
+    int i = 1 + kSpecColumnCount;
+    BindOptTime(q, i++, job.next_run_at);
+    q.bind(i++, job.status);
+    q.bind(i++, static_cast<int64_t>(job.version));
+    q.bind(i++, FormatTime(tx.now));
+    q.bind(i++, job.id);
+    try {
+      q.exec();
+    } catch (const SQLite::Exception& e) {
+      if (IsConstraint(e) && std::string(e.what()).find("jobs.name") != std::string::npos) {
+        out = Error::Conflict("a job named '" + job.spec.name + "' already exists",
+                              "duplicate_name");
+        return out->error();
+      }
+      throw;
+    }
+    json j = JobToJson(job);
+    bool sync = job.spec.database_sync || current->spec.database_sync;
+    if (sync) OutboxAppend(tx, "job", job.id, "upsert", job.version, j);
+    EventAppend(tx, "job:updated", job.id, "", j, sync);
+    out = std::move(job);
+    return Status::Ok();
+  });
+  if (!st.ok() && !(out && !out->ok())) return st.error();
+  return std::move(*out);
+}
+
+Result<Job> Store::JobDelete(std::string_view id_or_name, bool force) {
+  std::optional<Result<Job>> out;
+  Status st = writer_.Write([&](WriteTx& tx) -> Status {
+    auto current = JobLoad(tx.db, id_or_name);
+    if (!current) {
+      out = Error::NotFound("Job not found", "job_not_found");
+      return Status::Ok();
+    }
+    if (!force && ActiveRunCount(tx.db, current->id) > 0) {
+      out = Error::Conflict("job '" + current->spec.name +
+                                "' has an active run; stop it first or delete with ?force=true",
+                            "job_active");
+      return Status::Ok();
+    }
+    SQLite::Statement del(tx.db, "DELETE FROM jobs WHERE id = ?");
+    del.bind(1, current->id);
+    del.exec();
+    Job job = *current;
+    job.version++;
+    job.updated_at = tx.now;
+    json j = JobToJson(job);
+    j["deleted"] = true;
+    if (job.spec.database_sync) OutboxAppend(tx, "job", job.id, "delete", job.version, j);
+    EventAppend(tx, "job:deleted", job.id, "", j, job.spec.database_sync);
+    out = std::move(job);
+    return Status::Ok();
+  });
+  if (!st.ok()) return st.error();
+  return std::move(*out);
+}
+
+Status Store::BootRecord(const std::string& boot_id, int64_t pid, const std::string& version) {
+  return writer_.Write([&](WriteTx& tx) -> Status {
+    SQLite::Statement q(tx.db,
+                        "INSERT INTO boots (id, pid, version, started_at) VALUES (?, ?, ?, ?)");
+    q.bind(1, boot_id);
+    q.bind(2, pid);
+    q.bind(3, version);
+    q.bind(4, FormatTime(tx.now));
+    q.exec();
+    return Status::Ok();
+  });
+}
+
+Status Store::BootStop(const std::string& boot_id) {
+  return writer_.Write([&](WriteTx& tx) -> Status {
+    SQLite::Statement q(tx.db, "UPDATE boots SET stopped_at = ? WHERE id = ?");
+    q.bind(1, FormatTime(tx.now));
+    q.bind(2, boot_id);
+    q.exec();
+    return Status::Ok();
+  });
+}
+
+Status Store::Checkpoint() {
+  try {
+    auto lease = readers_.Acquire();
+    if (!lease) return lease.error();
+    lease->db().exec("PRAGMA query_only=OFF");
+    lease->db().exec("PRAGMA wal_checkpoint(TRUNCATE)");
+    lease->db().exec("PRAGMA query_only=ON");
+    return Status::Ok();
+  } catch (const std::exception& e) {
+    return Error::Unavailable(std::string("checkpoint failed: ") + e.what(), "checkpoint_failed");
+  }
+}
+
+Result<StatusCounts> Store::Counts() {
+  try {
+    auto lease = readers_.Acquire();
+    if (!lease) return lease.error();
+    SQLite::Database& db = lease->db();
+    StatusCounts c;
+    {
+      SQLite::Statement q(db, "SELECT status, count(*) FROM jobs GROUP BY status");
+      while (q.executeStep()) {
+        c.jobs_by_status.emplace_back(q.getColumn(0).getString(), q.getColumn(1).getInt64());
+        c.jobs_total += q.getColumn(1).getInt64();
+      }
+    }
+    {
+      SQLite::Statement q(db,
+                          "SELECT status, count(*) FROM runs WHERE status IN "
+                          "('queued','running') GROUP BY status");
+      while (q.executeStep()) {
+        (q.getColumn(0).getString() == "queued" ? c.runs_queued : c.runs_running) =
+            q.getColumn(1).getInt64();
+      }
+    }
+    {
+      SQLite::Statement q(db,
+                          "SELECT count(*), min(created_at) FROM outbox WHERE state = 'pending'");
+      q.executeStep();
+      c.outbox_pending = q.getColumn(0).getInt64();
+      c.outbox_oldest_pending = OptTime(q.getColumn(1));
+    }
+    {
+      SQLite::Statement q(db, "SELECT count(*) FROM outbox WHERE state = 'parked'");
+      q.executeStep();
+      c.outbox_parked = q.getColumn(0).getInt64();
+    }
+    auto v = SchemaVersion(db);
+    if (v) c.schema_version = *v;
+    return c;
+  } catch (const std::exception& e) {
+    return ReadError(e);
+  }
+}
+
+}  // namespace lsh::store
