@@ -34,6 +34,10 @@
 //    is the Vixie cron/cronie choice (fixed-time jobs once, wildcard jobs
 //    keep running), keyed on the hour field. CronSpec::hour_periodic records
 //    which case applies.
+//  * Known limitation: the system tz files list transitions only up to 2037
+//    and date's USE_OS_TZDB mode does not apply the POSIX rule in the file
+//    footer, so after 2037 a DST zone stays on its last offset (standard
+//    time). Pinned by a test in tests/unit/test_cron.cpp.
 #pragma once
 
 #include <bitset>
