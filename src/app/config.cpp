@@ -87,8 +87,7 @@ Result<Config> LoadConfig(const std::vector<std::string>& args) {
     if (auto s = SetInt(v, "LSH_JOB_TIMEOUT", 1, 30 * 24 * 3600, c.job_timeout_s); !s)
       return s.error();
   if (auto v = Env("LSH_SHUTDOWN_GRACE"))
-    if (auto s = SetInt(v, "LSH_SHUTDOWN_GRACE", 0, 3600, c.shutdown_grace_s); !s)
-      return s.error();
+    if (auto s = SetInt(v, "LSH_SHUTDOWN_GRACE", 0, 3600, c.shutdown_grace_s); !s) return s.error();
 
   for (size_t i = 0; i < args.size(); ++i) {
     std::string a = args[i];

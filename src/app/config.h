@@ -13,8 +13,8 @@
 namespace lsh::app {
 
 struct Config {
-  std::string host = "127.0.0.1";  // LSH_HOST / --host; 0.0.0.0 in the container
-  int port = 3030;                 // PORT / --port; 0 picks a free port
+  std::string host = "127.0.0.1";               // LSH_HOST / --host; 0.0.0.0 in the container
+  int port = 3030;                              // PORT / --port; 0 picks a free port
   std::string db_path = "volumes/data/lsh.db";  // LSH_DB_PATH / --db
   std::string port_file;           // --port-file: written once listening (tests, scripts)
   std::string api_key;             // LSH_API_KEY: every route but /health needs it
@@ -32,8 +32,8 @@ struct Config {
   int http_threads = 128;
   // LSH_MAX_CONCURRENT_JOBS: processes running at once; more wait queued.
   int max_concurrent_jobs = 10;
-  int job_timeout_s = 300;       // LSH_JOB_TIMEOUT: default per-run timeout, seconds
-  int shutdown_grace_s = 20;     // LSH_SHUTDOWN_GRACE: runs get this long at SIGTERM
+  int job_timeout_s = 300;    // LSH_JOB_TIMEOUT: default per-run timeout, seconds
+  int shutdown_grace_s = 20;  // LSH_SHUTDOWN_GRACE: runs get this long at SIGTERM
 };
 
 // Reads the environment, then `args` (the flags after the subcommand).

@@ -15,7 +15,8 @@
 namespace {
 
 const char* kUsage =
-    "lshd " LSH_VERSION " - the LSH daemon: a durable job queue and scheduler\n"
+    "lshd " LSH_VERSION
+    " - the LSH daemon: a durable job queue and scheduler\n"
     "\n"
     "Usage:\n"
     "  lshd serve [options]    run the daemon\n"

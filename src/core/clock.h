@@ -43,8 +43,8 @@ class FakeClock final : public Clock {
   explicit FakeClock(SysTime start) : ms_(start.time_since_epoch().count()) {}
   SysTime Now() const override { return SysTime(std::chrono::milliseconds(ms_.load())); }
   SteadyTime Steady() const override {
-    return SteadyTime(std::chrono::duration_cast<SteadyTime::duration>(
-        std::chrono::milliseconds(ms_.load())));
+    return SteadyTime(
+        std::chrono::duration_cast<SteadyTime::duration>(std::chrono::milliseconds(ms_.load())));
   }
   void Set(SysTime t) { ms_.store(t.time_since_epoch().count()); }
   void Advance(std::chrono::milliseconds d) { ms_.fetch_add(d.count()); }

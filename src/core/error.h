@@ -18,14 +18,14 @@
 namespace lsh {
 
 enum class ErrorKind {
-  kInvalid,      // 400: malformed or invalid input
-  kUnauthorized, // 401
-  kNotFound,     // 404
-  kMethod,       // 405
-  kConflict,     // 409: duplicate name, idempotency key reuse, active run
-  kTooLarge,     // 413
-  kUnavailable,  // 503: store cannot write, shutting down, disk full
-  kInternal,     // 500: a bug or an unexpected library failure
+  kInvalid,       // 400: malformed or invalid input
+  kUnauthorized,  // 401
+  kNotFound,      // 404
+  kMethod,        // 405
+  kConflict,      // 409: duplicate name, idempotency key reuse, active run
+  kTooLarge,      // 413
+  kUnavailable,   // 503: store cannot write, shutting down, disk full
+  kInternal,      // 500: a bug or an unexpected library failure
 };
 
 struct Error {
@@ -56,7 +56,7 @@ struct Error {
 template <typename T>
 class [[nodiscard]] Result {
  public:
-  Result(T value) : v_(std::move(value)) {}  // NOLINT: implicit on purpose
+  Result(T value) : v_(std::move(value)) {}      // NOLINT: implicit on purpose
   Result(Error error) : v_(std::move(error)) {}  // NOLINT
 
   bool ok() const { return v_.index() == 0; }

@@ -21,12 +21,17 @@ json JobToJson(const Job& job) {
   const JobSpec& s = job.spec;
   json schedule = nullptr;
   switch (s.schedule.kind) {
-    case ScheduleKind::kNone: break;
+    case ScheduleKind::kNone:
+      break;
     case ScheduleKind::kCron:
       schedule = {{"cron", s.schedule.cron}, {"timezone", s.schedule.timezone}};
       break;
-    case ScheduleKind::kInterval: schedule = {{"interval", s.schedule.interval_ms}}; break;
-    case ScheduleKind::kAt: schedule = {{"at", TimeOrNull(s.schedule.at)}}; break;
+    case ScheduleKind::kInterval:
+      schedule = {{"interval", s.schedule.interval_ms}};
+      break;
+    case ScheduleKind::kAt:
+      schedule = {{"at", TimeOrNull(s.schedule.at)}};
+      break;
   }
   if (!schedule.is_null()) {
     schedule["nextRun"] = TimeOrNull(job.next_run_at);

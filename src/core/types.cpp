@@ -4,10 +4,14 @@ namespace lsh {
 
 const char* ToString(ScheduleKind k) {
   switch (k) {
-    case ScheduleKind::kNone: return "none";
-    case ScheduleKind::kCron: return "cron";
-    case ScheduleKind::kInterval: return "interval";
-    case ScheduleKind::kAt: return "at";
+    case ScheduleKind::kNone:
+      return "none";
+    case ScheduleKind::kCron:
+      return "cron";
+    case ScheduleKind::kInterval:
+      return "interval";
+    case ScheduleKind::kAt:
+      return "at";
   }
   return "none";
 }

@@ -24,17 +24,17 @@ inline constexpr const char* kMisfirePolicies[] = {"run_once", "skip", "run_all"
 inline constexpr const char* kOverlapPolicies[] = {"skip", "queue", "allow"};
 inline constexpr const char* kJobTypes[] = {"shell",   "system", "scheduled",
                                             "service", "ml",     "data-pipeline"};
-inline constexpr const char* kJobStatuses[] = {"created",   "scheduled", "running",
-                                               "stopped",   "completed", "failed"};
+inline constexpr const char* kJobStatuses[] = {"created", "scheduled", "running",
+                                               "stopped", "completed", "failed"};
 inline constexpr const char* kRunStatuses[] = {"queued", "running", "completed",
                                                "failed", "killed",  "timeout"};
 
 struct Schedule {
   ScheduleKind kind = ScheduleKind::kNone;
-  std::string cron;                 // kCron: the expression as given
-  std::string timezone = "UTC";     // kCron: IANA zone
-  int64_t interval_ms = 0;          // kInterval
-  std::optional<SysTime> at;        // kAt
+  std::string cron;              // kCron: the expression as given
+  std::string timezone = "UTC";  // kCron: IANA zone
+  int64_t interval_ms = 0;       // kInterval
+  std::optional<SysTime> at;     // kAt
   std::string misfire = "run_once";
   std::string overlap = "skip";
 };
@@ -46,13 +46,13 @@ struct JobSpec {
   std::string type = "shell";
   std::string description;
   std::vector<std::string> tags;
-  int priority = 5;                    // 0..100, higher runs first
-  std::optional<int64_t> timeout_ms;   // unset: LSH_JOB_TIMEOUT
+  int priority = 5;                   // 0..100, higher runs first
+  std::optional<int64_t> timeout_ms;  // unset: LSH_JOB_TIMEOUT
   int max_retries = 0;
   int64_t retry_delay_ms = 1000;
   std::map<std::string, std::string> env;
-  std::string cwd;                     // empty: the daemon's data directory
-  bool database_sync = true;           // replicate this job to the sink
+  std::string cwd;            // empty: the daemon's data directory
+  bool database_sync = true;  // replicate this job to the sink
   Schedule schedule;
 };
 

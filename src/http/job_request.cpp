@@ -13,20 +13,26 @@ using nlohmann::json;
 namespace {
 
 const std::set<std::string>& ReadOnlyFields() {
-  static const std::set<std::string> f = {"id",         "status",    "createdAt", "updatedAt",
-                                          "lastRun",    "version",   "job_name",  "timestamp",
-                                          "last_run",   "duration_ms", "paused",  "nextRun"};
+  static const std::set<std::string> f = {"id",       "status",      "createdAt", "updatedAt",
+                                          "lastRun",  "version",     "job_name",  "timestamp",
+                                          "last_run", "duration_ms", "paused",    "nextRun"};
   return f;
 }
 
 const char* TypeName(const json& v) {
   switch (v.type()) {
-    case json::value_t::null: return "null";
-    case json::value_t::boolean: return "a boolean";
-    case json::value_t::string: return "a string";
-    case json::value_t::array: return "an array";
-    case json::value_t::object: return "an object";
-    default: return "a number";
+    case json::value_t::null:
+      return "null";
+    case json::value_t::boolean:
+      return "a boolean";
+    case json::value_t::string:
+      return "a string";
+    case json::value_t::array:
+      return "an array";
+    case json::value_t::object:
+      return "an object";
+    default:
+      return "a number";
   }
 }
 
@@ -124,12 +130,9 @@ Status ApplySchedule(Schedule& sc, const json& v) {
       n.kind = ScheduleKind::kAt;
       std::string text;
       if (auto s = GetString(val, field, text, true, 64); !s) return s;
-      n.at = ParseTime(text);
-      if (!n.at)
-        return Error::Invalid(
-            "schedule.at must be an RFC 3339 time such as 2026-11-28T12:00:00Z, not '" + text +
-                "'",
-            field);
+      auto at = ParseRfc3339(text, field);
+      if (!at) return at.error();
+      n.at = *at;
     } else if (key == "misfirePolicy" || key == "misfire") {
       if (auto s = GetString(val, "schedule.misfirePolicy", n.misfire, true, 32); !s) return s;
     } else if (key == "overlapPolicy" || key == "overlap") {

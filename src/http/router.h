@@ -35,8 +35,7 @@ class Router {
 
   Match Find(std::string_view method, std::string_view path) const {
     Match m;
-    if (path.size() >= 4 && path.substr(0, 4) == "/api" &&
-        (path.size() == 4 || path[4] == '/')) {
+    if (path.size() >= 4 && path.substr(0, 4) == "/api" && (path.size() == 4 || path[4] == '/')) {
       path.remove_prefix(4);
       if (path.empty()) path = "/";
     }

@@ -71,16 +71,14 @@ void HttpServer::AddJobRoutes() {
       if (key.empty() || key.size() > 255)
         return SendError(c.res, Error::Invalid("Idempotency-Key must be 1 to 255 characters",
                                                "Idempotency-Key"));
-      idem = store::IdempotentCreate{key, "POST /jobs", store::Checksum(body->dump()),
-                                     [](const Job& j) { return JobToJson(j).dump(); }};
+      idem = store::IdempotentCreate{key, "POST /jobs", store::Checksum(body->dump())};
     }
     auto out = store_.JobCreate(*spec, next, idem ? &*idem : nullptr);
     if (!out) return SendError(c.res, out.error());
     c.res.status = out->status_code;
     if (out->replayed) c.res.set_header("Idempotent-Replayed", "true");
-    std::string body_text = out->body.empty() ? JobToJson(out->job).dump() : out->body;
     if (!out->replayed) c.res.set_header("Location", "/jobs/" + out->job.id);
-    c.res.set_content(body_text, "application/json");
+    c.res.set_content(out->body, "application/json");
   });
 
   router_.Add("GET", "/jobs", [this](Ctx& c) {
@@ -130,8 +128,8 @@ void HttpServer::AddJobRoutes() {
       return SendError(c.res, Error::Invalid("the request body must be a JSON object", ""));
     SysTime now = clock_.Now();
     bool schedule_changed = body->contains("schedule");
-    auto job = store_.JobUpdate(
-        c.params.at("id"), [&](const Job& current) -> Result<store::JobUpdate> {
+    auto job =
+        store_.JobUpdate(c.params.at("id"), [&](const Job& current) -> Result<store::JobUpdate> {
           auto spec = JobSpecPatch(current.spec, *body);
           if (!spec) return spec.error();
           store::JobUpdate u{*spec, current.next_run_at};
@@ -154,8 +152,8 @@ void HttpServer::AddJobRoutes() {
     auto body = ParseBody(c.req);
     if (!body) return SendError(c.res, body.error());
     if (!body->is_object() || !body->contains("jobs") || !(*body)["jobs"].is_array())
-      return SendError(c.res,
-                       Error::Invalid("the body must be {\"jobs\": [ … ]}, an array of jobs", "jobs"));
+      return SendError(
+          c.res, Error::Invalid("the body must be {\"jobs\": [ … ]}, an array of jobs", "jobs"));
     const json& items = (*body)["jobs"];
     if (items.size() > 1000)
       return SendError(c.res, Error::Invalid("at most 1000 jobs per bulk request", "jobs"));
@@ -181,9 +179,8 @@ void HttpServer::AddJobRoutes() {
       if (created[k])
         results[i] = {{"success", true}, {"job", JobToJson(*created[k])}};
       else
-        results[i] = {{"success", false},
-                      {"error", created[k].error().message},
-                      {"jobSpec", items[i]}};
+        results[i] = {
+            {"success", false}, {"error", created[k].error().message}, {"jobSpec", items[i]}};
     }
     SendJson(c.res, 200, {{"results", results}});
   });
@@ -216,8 +213,8 @@ void HttpServer::AddJobRoutes() {
       csv += CsvField(j.id) + "," + CsvField(s.name) + "," + CsvField(s.command) + "," +
              CsvField(s.type) + "," + CsvField(j.status) + "," + CsvField(sched) + "," +
              CsvField(s.schedule.timezone) + "," +
-             (j.next_run_at ? FormatTime(*j.next_run_at) : "") + "," +
-             std::to_string(s.priority) + "," + std::to_string(s.max_retries) + "," +
+             (j.next_run_at ? FormatTime(*j.next_run_at) : "") + "," + std::to_string(s.priority) +
+             "," + std::to_string(s.max_retries) + "," +
              (s.timeout_ms ? std::to_string(*s.timeout_ms) : "") + "," + CsvField(tags) + "," +
              FormatTime(j.created_at) + "," + FormatTime(j.updated_at) + "\r\n";
     }

@@ -32,8 +32,7 @@ std::pair<int64_t, int64_t> MemoryUsage() {
 
 void HttpServer::AddStatusRoutes() {
   router_.Add("GET", "/health", [this](Ctx& c) {
-    double uptime =
-        std::chrono::duration<double>(clock_.Steady() - started_).count();
+    double uptime = std::chrono::duration<double>(clock_.Steady() - started_).count();
     bool healthy = store_.healthy() && !stopping_;
     json body = {{"status", healthy ? "healthy" : "unhealthy"},
                  {"service", "LSH Daemon"},
@@ -47,15 +46,15 @@ void HttpServer::AddStatusRoutes() {
   });
 
   router_.Add("GET", "/", [](Ctx& c) {
-    SendJson(c.res, 200,
-             {{"service", "LSH Daemon API"},
-              {"version", LSH_VERSION},
-              {"endpoints",
-               {"GET /health", "GET /status", "GET /jobs", "POST /jobs", "GET /jobs/:id",
-                "PATCH /jobs/:id", "DELETE /jobs/:id", "POST /jobs/bulk",
-                "POST /jobs/:id/trigger", "POST /jobs/:id/start", "POST /jobs/:id/stop",
-                "GET /jobs/:id/runs", "GET /runs/:id", "GET /runs/:id/log", "GET /events",
-                "GET /events.json", "GET /export/jobs"}}});
+    SendJson(
+        c.res, 200,
+        {{"service", "LSH Daemon API"},
+         {"version", LSH_VERSION},
+         {"endpoints",
+          {"GET /health", "GET /status", "GET /jobs", "POST /jobs", "GET /jobs/:id",
+           "PATCH /jobs/:id", "DELETE /jobs/:id", "POST /jobs/bulk", "POST /jobs/:id/trigger",
+           "POST /jobs/:id/start", "POST /jobs/:id/stop", "GET /jobs/:id/runs", "GET /runs/:id",
+           "GET /runs/:id/log", "GET /events", "GET /events.json", "GET /export/jobs"}}});
   });
 
   router_.Add("GET", "/status", [this](Ctx& c) {

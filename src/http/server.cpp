@@ -13,14 +13,22 @@ using nlohmann::json;
 
 int HttpStatus(ErrorKind k) {
   switch (k) {
-    case ErrorKind::kInvalid: return 400;
-    case ErrorKind::kUnauthorized: return 401;
-    case ErrorKind::kNotFound: return 404;
-    case ErrorKind::kMethod: return 405;
-    case ErrorKind::kConflict: return 409;
-    case ErrorKind::kTooLarge: return 413;
-    case ErrorKind::kUnavailable: return 503;
-    case ErrorKind::kInternal: return 500;
+    case ErrorKind::kInvalid:
+      return 400;
+    case ErrorKind::kUnauthorized:
+      return 401;
+    case ErrorKind::kNotFound:
+      return 404;
+    case ErrorKind::kMethod:
+      return 405;
+    case ErrorKind::kConflict:
+      return 409;
+    case ErrorKind::kTooLarge:
+      return 413;
+    case ErrorKind::kUnavailable:
+      return 503;
+    case ErrorKind::kInternal:
+      return 500;
   }
   return 500;
 }
@@ -31,9 +39,8 @@ void SendJson(httplib::Response& res, int status, const json& body) {
 }
 
 void SendError(httplib::Response& res, const Error& e) {
-  json body = {{"error", e.message},
-               {"code", e.code},
-               {"timestamp", FormatTime(SystemClock::Get().Now())}};
+  json body = {
+      {"error", e.message}, {"code", e.code}, {"timestamp", FormatTime(SystemClock::Get().Now())}};
   if (!e.field.empty()) body["field"] = e.field;
   SendJson(res, HttpStatus(e.kind), body);
 }
@@ -47,8 +54,7 @@ Result<json> ParseBody(const httplib::Request& req) {
       json ignored = json::parse(req.body);
       (void)ignored;
     } catch (const json::parse_error& e) {
-      return Error::Invalid(std::string("malformed JSON body: ") + e.what(), "",
-                            "malformed_json");
+      return Error::Invalid(std::string("malformed JSON body: ") + e.what(), "", "malformed_json");
     }
     return Error::Invalid("malformed JSON body", "", "malformed_json");
   }
@@ -79,23 +85,23 @@ HttpServer::HttpServer(ServerOptions options, store::Store& store, const Clock& 
   }
   // Errors cpp-httplib answers itself (413 body too large, 400 bad request
   // line) get the same JSON error shape as ours.
-  server_.set_error_handler(httplib::Server::HandlerWithResponse(
-      [this](const httplib::Request& req, httplib::Response& res) {
+  server_.set_error_handler(httplib::Server::HandlerWithResponse([this](const httplib::Request& req,
+                                                                        httplib::Response& res) {
     if (!res.body.empty()) return httplib::Server::HandlerResponse::Unhandled;
     ApplyCors(req, res);
     if (res.status == 413) {
-      SendError(res, Error{ErrorKind::kTooLarge, "body_too_large",
-                      "the request body is larger than " +
-                          std::to_string(options_.max_body_bytes) +
+      SendError(res,
+                Error{ErrorKind::kTooLarge, "body_too_large",
+                      "the request body is larger than " + std::to_string(options_.max_body_bytes) +
                           " bytes (LSH_MAX_BODY_BYTES)",
                       ""});
       res.status = 413;
     } else {
       int status = res.status;
-      SendError(res, Error{status >= 500 ? ErrorKind::kInternal : ErrorKind::kInvalid,
-                           status >= 500 ? "internal_error" : "bad_request",
-                           "the request could not be read (HTTP " + std::to_string(status) + ")",
-                           ""});
+      SendError(res,
+                Error{status >= 500 ? ErrorKind::kInternal : ErrorKind::kInvalid,
+                      status >= 500 ? "internal_error" : "bad_request",
+                      "the request could not be read (HTTP " + std::to_string(status) + ")", ""});
       res.status = status;
     }
     return httplib::Server::HandlerResponse::Handled;
@@ -115,7 +121,9 @@ HttpServer::HttpServer(ServerOptions options, store::Store& store, const Clock& 
   AddRoutes();
 }
 
-HttpServer::~HttpServer() { Stop(); }
+HttpServer::~HttpServer() {
+  Stop();
+}
 
 Result<int> HttpServer::Bind() {
   int port;
@@ -204,7 +212,8 @@ void HttpServer::Dispatch(const std::string& method, const httplib::Request& req
     std::string allow;
     for (const auto& m : match.allowed) allow += (allow.empty() ? "" : ", ") + m;
     res.set_header("Allow", allow);
-    SendError(res, Error{ErrorKind::kMethod, "method_not_allowed",
+    SendError(res,
+              Error{ErrorKind::kMethod, "method_not_allowed",
                     method + " is not allowed on " + req.path + " (allowed: " + allow + ")", ""});
   } else {
     Ctx ctx{req, res, match.params};

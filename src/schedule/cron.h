@@ -102,14 +102,4 @@ std::optional<SysTime> NextCronFire(const CronSpec& spec, const date::time_zone*
 std::vector<SysTime> CronFiresBetween(const CronSpec& spec, const date::time_zone* zone,
                                       SysTime from, SysTime to, size_t limit);
 
-// Parses an RFC 3339 timestamp: "2026-11-28T12:00:00Z",
-// "2026-11-28T12:00:00.123+01:00" ('t', 'z' and a space separator are also
-// accepted; fractions beyond milliseconds are truncated; leap second 60 is
-// rejected). Error::Invalid naming `field` and what is wrong.
-Result<SysTime> ParseRfc3339(std::string_view text, std::string_view field);
-
-// Formats as UTC with milliseconds: "2026-11-28T12:00:00.000Z". Total for any
-// SysTime (years outside 0000-9999 are printed but are not RFC 3339).
-std::string FormatRfc3339(SysTime t);
-
 }  // namespace lsh::schedule

@@ -10,8 +10,7 @@ namespace lsh::schedule {
 namespace {
 template <size_t N>
 bool OneOf(const std::string& v, const char* const (&list)[N]) {
-  return std::any_of(std::begin(list), std::end(list),
-                     [&](const char* s) { return v == s; });
+  return std::any_of(std::begin(list), std::end(list), [&](const char* s) { return v == s; });
 }
 
 std::optional<SysTime> CronAfter(const Schedule& s, SysTime t) {
@@ -24,7 +23,8 @@ std::optional<SysTime> CronAfter(const Schedule& s, SysTime t) {
 
 Status Validate(const Schedule& s) {
   switch (s.kind) {
-    case ScheduleKind::kNone: break;
+    case ScheduleKind::kNone:
+      break;
     case ScheduleKind::kCron: {
       auto spec = ParseCron(s.cron);
       if (!spec) return spec.error();
@@ -52,20 +52,28 @@ Status Validate(const Schedule& s) {
 
 std::optional<SysTime> FirstFire(const Schedule& s, SysTime now) {
   switch (s.kind) {
-    case ScheduleKind::kNone: return std::nullopt;
-    case ScheduleKind::kCron: return CronAfter(s, now);
-    case ScheduleKind::kInterval: return now + std::chrono::milliseconds(s.interval_ms);
-    case ScheduleKind::kAt: return s.at;
+    case ScheduleKind::kNone:
+      return std::nullopt;
+    case ScheduleKind::kCron:
+      return CronAfter(s, now);
+    case ScheduleKind::kInterval:
+      return now + std::chrono::milliseconds(s.interval_ms);
+    case ScheduleKind::kAt:
+      return s.at;
   }
   return std::nullopt;
 }
 
 std::optional<SysTime> FireAfter(const Schedule& s, SysTime fired) {
   switch (s.kind) {
-    case ScheduleKind::kNone: return std::nullopt;
-    case ScheduleKind::kCron: return CronAfter(s, fired);
-    case ScheduleKind::kInterval: return fired + std::chrono::milliseconds(s.interval_ms);
-    case ScheduleKind::kAt: return std::nullopt;
+    case ScheduleKind::kNone:
+      return std::nullopt;
+    case ScheduleKind::kCron:
+      return CronAfter(s, fired);
+    case ScheduleKind::kInterval:
+      return fired + std::chrono::milliseconds(s.interval_ms);
+    case ScheduleKind::kAt:
+      return std::nullopt;
   }
   return std::nullopt;
 }

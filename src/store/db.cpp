@@ -4,8 +4,7 @@
 
 namespace lsh::store {
 
-Result<std::unique_ptr<SQLite::Database>> OpenConnection(const DbOptions& options,
-                                                         bool read_only) {
+Result<std::unique_ptr<SQLite::Database>> OpenConnection(const DbOptions& options, bool read_only) {
   try {
     int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_FULLMUTEX;
     if (!read_only) flags |= SQLITE_OPEN_CREATE;
@@ -27,19 +26,22 @@ Result<ReaderPool::Lease> ReaderPool::Acquire() {
   {
     std::lock_guard<std::mutex> lock(mu_);
     if (!idle_.empty()) {
-      auto db = std::move(idle_.back());
+      Conn c = std::move(idle_.back());
       idle_.pop_back();
-      return Lease(this, std::move(db));
+      return Lease(this, std::move(c));
     }
   }
   auto db = OpenConnection(options_, /*read_only=*/true);
   if (!db) return db.error();
-  return Lease(this, std::move(db.value()));
+  Conn c;
+  c.db = std::move(db.value());
+  c.stmts = std::make_unique<StmtCache>(*c.db);
+  return Lease(this, std::move(c));
 }
 
-void ReaderPool::Release(std::unique_ptr<SQLite::Database> db) {
+void ReaderPool::Release(Conn conn) {
   std::lock_guard<std::mutex> lock(mu_);
-  if (idle_.size() < 64) idle_.push_back(std::move(db));
+  if (idle_.size() < 64) idle_.push_back(std::move(conn));
 }
 
 }  // namespace lsh::store

@@ -18,6 +18,7 @@
 #include <SQLiteCpp/Database.h>
 
 #include "core/error.h"
+#include "store/stmt_cache.h"
 
 namespace lsh::store {
 
@@ -39,30 +40,39 @@ class ReaderPool {
  public:
   explicit ReaderPool(DbOptions options) : options_(std::move(options)) {}
 
+  // A read connection with its prepared statements.
+  struct Conn {
+    std::unique_ptr<SQLite::Database> db;
+    std::unique_ptr<StmtCache> stmts;
+  };
+
   class Lease {
    public:
-    Lease(ReaderPool* pool, std::unique_ptr<SQLite::Database> db)
-        : pool_(pool), db_(std::move(db)) {}
+    Lease(ReaderPool* pool, Conn conn) : pool_(pool), conn_(std::move(conn)) {}
     Lease(Lease&&) = default;
     ~Lease() {
-      if (db_) pool_->Release(std::move(db_));
+      if (conn_.db) {
+        conn_.stmts->ResetAll();  // no read snapshot outlives the lease
+        pool_->Release(std::move(conn_));
+      }
     }
-    SQLite::Database& db() { return *db_; }
+    SQLite::Database& db() { return *conn_.db; }
+    StmtCache& stmts() { return *conn_.stmts; }
 
    private:
     ReaderPool* pool_;
-    std::unique_ptr<SQLite::Database> db_;
+    Conn conn_;
   };
 
   // A connection for this thread: an idle one, or a new one.
   Result<Lease> Acquire();
 
  private:
-  void Release(std::unique_ptr<SQLite::Database> db);
+  void Release(Conn conn);
 
   const DbOptions options_;  // constant after construction
   std::mutex mu_;
-  std::vector<std::unique_ptr<SQLite::Database>> idle_;  // guarded by mu_
+  std::vector<Conn> idle_;  // guarded by mu_
 };
 
 }  // namespace lsh::store

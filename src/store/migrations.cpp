@@ -41,7 +41,9 @@ Result<int> SchemaVersion(SQLite::Database& db) {
   }
 }
 
-Result<MigrationReport> Migrate(SQLite::Database& db) { return Migrate(db, EmbeddedMigrations()); }
+Result<MigrationReport> Migrate(SQLite::Database& db) {
+  return Migrate(db, EmbeddedMigrations());
+}
 
 Result<MigrationReport> Migrate(SQLite::Database& db, const std::vector<Migration>& migrations) {
   MigrationReport report;
@@ -52,11 +54,11 @@ Result<MigrationReport> Migrate(SQLite::Database& db, const std::vector<Migratio
     report.from_version = report.to_version = *current;
     int newest_known = migrations.empty() ? 0 : migrations.back().version;
     if (*current > newest_known) {
-      return Error::Unavailable(
-          "the database is at schema version " + std::to_string(*current) +
-              ", newer than this lshd binary knows (" + std::to_string(newest_known) +
-              "); run a newer lshd, or restore a backup made by this version",
-          "schema_too_new");
+      return Error::Unavailable("the database is at schema version " + std::to_string(*current) +
+                                    ", newer than this lshd binary knows (" +
+                                    std::to_string(newest_known) +
+                                    "); run a newer lshd, or restore a backup made by this version",
+                                "schema_too_new");
     }
     // Applied migrations must be the ones this binary carries.
     SQLite::Statement applied(db, "SELECT version, name, checksum FROM schema_migrations");

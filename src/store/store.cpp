@@ -26,7 +26,9 @@ std::optional<SysTime> OptTime(const SQLite::Column& c) {
   if (c.isNull()) return std::nullopt;
   return ParseTime(c.getString());
 }
-SysTime Time(const SQLite::Column& c) { return OptTime(c).value_or(SysTime{}); }
+SysTime Time(const SQLite::Column& c) {
+  return OptTime(c).value_or(SysTime{});
+}
 
 Job RowToJob(SQLite::Statement& q) {
   Job j;
@@ -145,10 +147,10 @@ Error ReadError(const std::exception& e) {
   return Error::Unavailable(std::string("database read failed: ") + e.what(), "db_read_failed");
 }
 
-int64_t ActiveRunCount(SQLite::Database& db, const std::string& job_id) {
-  SQLite::Statement q(db,
-                      "SELECT count(*) FROM runs WHERE job_id = ? AND status IN "
-                      "('queued','running')");
+int64_t ActiveRunCount(StmtCache& stmts, const std::string& job_id) {
+  SQLite::Statement& q = stmts.Get(
+      "SELECT count(*) FROM runs WHERE job_id = ? AND status IN "
+      "('queued','running')");
   q.bind(1, job_id);
   q.executeStep();
   return q.getColumn(0).getInt64();
@@ -159,20 +161,19 @@ int64_t ActiveRunCount(SQLite::Database& db, const std::string& job_id) {
 Store::Store(Writer& writer, ReaderPool& readers, const Clock& clock)
     : writer_(writer), readers_(readers), clock_(clock) {}
 
-std::optional<Job> Store::JobLoad(SQLite::Database& db, std::string_view id_or_name) {
-  SQLite::Statement q(db, std::string("SELECT ") + kJobColumns + kJobFrom +
-                              "WHERE j.id = ?1 OR j.name = ?1 ORDER BY j.id = ?1 DESC LIMIT 1");
+std::optional<Job> Store::JobLoad(StmtCache& stmts, std::string_view id_or_name) {
+  SQLite::Statement& q =
+      stmts.Get(std::string("SELECT ") + kJobColumns + kJobFrom +
+                "WHERE j.id = ?1 OR j.name = ?1 ORDER BY j.id = ?1 DESC LIMIT 1");
   q.bind(1, std::string(id_or_name));
   if (!q.executeStep()) return std::nullopt;
   return RowToJob(q);
 }
 
 int64_t Store::EventAppend(WriteTx& tx, const std::string& type, const std::string& job_id,
-                           const std::string& run_id, const json& data, bool sync) {
-  std::string now = FormatTime(tx.now);
-  SQLite::Statement q(tx.db,
-                      "INSERT INTO events (type, job_id, run_id, data, created_at) "
-                      "VALUES (?, ?, ?, ?, ?)");
+                           const std::string& run_id, const std::string& data_json) {
+  SQLite::Statement& q = tx.stmts.Get(
+      "INSERT INTO events (type, job_id, run_id, data, created_at) VALUES (?, ?, ?, ?, ?)");
   q.bind(1, type);
   if (job_id.empty())
     q.bind(2);
@@ -182,84 +183,87 @@ int64_t Store::EventAppend(WriteTx& tx, const std::string& type, const std::stri
     q.bind(3);
   else
     q.bind(3, run_id);
-  q.bind(4, data.dump());
-  q.bind(5, now);
+  q.bindNoCopy(4, data_json);
+  q.bind(5, FormatTime(tx.now));
   q.exec();
   int64_t id = tx.db.getLastInsertRowid();
   tx.last_event_id = id;
-  if (sync) {
-    json payload = {{"id", id},          {"type", type},
-                    {"job_id", job_id},  {"run_id", run_id.empty() ? json(nullptr) : json(run_id)},
-                    {"data", data},      {"created_at", now}};
-    OutboxAppend(tx, "event", std::to_string(id), "upsert", id, payload);
-  }
   return id;
 }
 
 void Store::OutboxAppend(WriteTx& tx, const std::string& entity, const std::string& entity_id,
-                         const std::string& op, int64_t version, const json& payload) {
-  SQLite::Statement q(tx.db,
-                      "INSERT INTO outbox (entity, entity_id, op, version, payload, created_at) "
-                      "VALUES (?, ?, ?, ?, ?, ?)");
+                         const std::string& op, int64_t version, const std::string& payload) {
+  SQLite::Statement& q = tx.stmts.Get(
+      "INSERT INTO outbox (entity, entity_id, op, version, payload, created_at) "
+      "VALUES (?, ?, ?, ?, ?, ?)");
   q.bind(1, entity);
   q.bind(2, entity_id);
   q.bind(3, op);
   q.bind(4, static_cast<int64_t>(version));
-  q.bind(5, payload.dump());
+  q.bindNoCopy(5, payload);
   q.bind(6, FormatTime(tx.now));
   q.exec();
 }
 
 namespace {
 
-// Inserts the job row, its job:created event and its outbox rows.
-Result<Job> InsertJob(WriteTx& tx, const JobSpec& spec, const std::optional<SysTime>& next_run) {
+// A new job's row as it will be stored; built outside the writer so its
+// JSON is rendered on the caller's thread, not inside the serial writer.
+Job NewJob(const JobSpec& spec, const std::optional<SysTime>& next_run, SysTime now) {
   Job job;
-  job.id = NewUuidV7(tx.now);
+  job.id = NewUuidV7(now);
   job.spec = spec;
-  job.created_at = job.updated_at = tx.now;
+  job.created_at = job.updated_at = now;
   job.next_run_at = next_run;
   job.status = RestingStatus(job, next_run);
-  SQLite::Statement q(tx.db, std::string("INSERT INTO jobs (id, ") + kSpecColumns +
-                                 ", next_run_at, status, version, created_at, updated_at) "
-                                 "VALUES (?, " +
-                                 "?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?" +
-                                 ", ?, ?, 1, ?, ?)");
+  return job;
+}
+
+// Inserts the job row, its job:created event and its outbox row.
+Status InsertJob(WriteTx& tx, const Job& job, const std::string& json_text) {
+  SQLite::Statement& q =
+      tx.stmts.Get(std::string("INSERT INTO jobs (id, ") + kSpecColumns +
+                   ", next_run_at, status, version, created_at, updated_at) "
+                   "VALUES (?, " +
+                   "?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?" + ", ?, ?, 1, ?, ?)");
   q.bind(1, job.id);
-  BindSpec(q, 2, spec);
+  BindSpec(q, 2, job.spec);
   int i = 2 + kSpecColumnCount;
-  BindOptTime(q, i++, next_run);
+  BindOptTime(q, i++, job.next_run_at);
   q.bind(i++, job.status);
-  q.bind(i++, FormatTime(tx.now));
-  q.bind(i++, FormatTime(tx.now));
+  q.bind(i++, FormatTime(job.created_at));
+  q.bind(i++, FormatTime(job.updated_at));
   try {
     q.exec();
   } catch (const SQLite::Exception& e) {
     if (IsConstraint(e) && std::string(e.what()).find("jobs.name") != std::string::npos)
-      return Error::Conflict("a job named '" + spec.name + "' already exists", "duplicate_name");
+      return Error::Conflict("a job named '" + job.spec.name + "' already exists",
+                             "duplicate_name");
     throw;
   }
-  json j = JobToJson(job);
-  if (spec.database_sync) Store::OutboxAppend(tx, "job", job.id, "upsert", job.version, j);
-  Store::EventAppend(tx, "job:created", job.id, "", j, spec.database_sync);
-  return job;
+  if (job.spec.database_sync)
+    Store::OutboxAppend(tx, "job", job.id, "upsert", job.version, json_text);
+  Store::EventAppend(tx, "job:created", job.id, "", json_text);
+  return Status::Ok();
 }
 
 }  // namespace
 
 Result<CreateOutcome> Store::JobCreate(const JobSpec& spec, std::optional<SysTime> next_run_at,
                                        const IdempotentCreate* idem) {
-  std::optional<Result<CreateOutcome>> out;
+  CreateOutcome created;
+  created.job = NewJob(spec, next_run_at, clock_.Now());
+  created.body = JobToJson(created.job).dump();
+  std::optional<Result<CreateOutcome>> replay;
   Status st = writer_.Write([&](WriteTx& tx) -> Status {
     if (idem) {
-      SQLite::Statement q(tx.db,
-                          "SELECT route, request_hash, status_code, response FROM "
-                          "idempotency_keys WHERE key = ?");
+      SQLite::Statement& q = tx.stmts.Get(
+          "SELECT route, request_hash, status_code, response FROM idempotency_keys WHERE key = ?");
       q.bind(1, idem->key);
       if (q.executeStep()) {
         if (q.getColumn(0).getString() != idem->route ||
             q.getColumn(1).getString() != idem->request_hash) {
-          out = Error::Conflict(
+          replay = Error::Conflict(
               "Idempotency-Key '" + idem->key +
                   "' was already used with a different request; use a new key for a new request",
               "idempotency_key_reused");
@@ -269,48 +273,45 @@ Result<CreateOutcome> Store::JobCreate(const JobSpec& spec, std::optional<SysTim
         o.replayed = true;
         o.status_code = q.getColumn(2).getInt();
         o.body = q.getColumn(3).getString();
-        out = std::move(o);
+        replay = std::move(o);
         return Status::Ok();
       }
     }
-    auto job = InsertJob(tx, spec, next_run_at);
-    if (!job) {
-      out = job.error();
-      return job.error();  // roll back this write alone
-    }
-    CreateOutcome o;
-    o.job = std::move(job.value());
+    if (auto s = InsertJob(tx, created.job, created.body); !s) return s;
     if (idem) {
-      o.body = idem->render(o.job);
-      SQLite::Statement ins(tx.db,
-                            "INSERT INTO idempotency_keys (key, route, request_hash, status_code, "
-                            "response, created_at) VALUES (?, ?, ?, 201, ?, ?)");
+      SQLite::Statement& ins = tx.stmts.Get(
+          "INSERT INTO idempotency_keys (key, route, request_hash, status_code, response, "
+          "created_at) VALUES (?, ?, ?, 201, ?, ?)");
       ins.bind(1, idem->key);
       ins.bind(2, idem->route);
       ins.bind(3, idem->request_hash);
-      ins.bind(4, o.body);
+      ins.bindNoCopy(4, created.body);
       ins.bind(5, FormatTime(tx.now));
       ins.exec();
     }
-    out = std::move(o);
     return Status::Ok();
   });
   if (!st.ok()) return st.error();
-  assert(out.has_value());
-  return std::move(*out);
+  if (replay) return std::move(*replay);
+  return created;
 }
 
 std::vector<Result<Job>> Store::JobCreateMany(
     const std::vector<std::pair<JobSpec, std::optional<SysTime>>>& specs) {
-  std::vector<std::optional<Result<Job>>> outs(specs.size());
+  SysTime now = clock_.Now();
+  std::vector<Job> jobs;
+  std::vector<std::string> bodies;
+  jobs.reserve(specs.size());
+  bodies.reserve(specs.size());
+  for (const auto& [spec, next] : specs) {
+    jobs.push_back(NewJob(spec, next, now));
+    bodies.push_back(JobToJson(jobs.back()).dump());
+  }
   std::vector<std::future<Status>> futures;
   futures.reserve(specs.size());
   for (size_t i = 0; i < specs.size(); ++i) {
-    futures.push_back(writer_.Submit([&, i](WriteTx& tx) -> Status {
-      auto job = InsertJob(tx, specs[i].first, specs[i].second);
-      outs[i] = job;
-      return job ? Status::Ok() : Status(job.error());
-    }));
+    futures.push_back(writer_.Submit(
+        [&, i](WriteTx& tx) -> Status { return InsertJob(tx, jobs[i], bodies[i]); }));
   }
   std::vector<Result<Job>> results;
   results.reserve(specs.size());
@@ -319,7 +320,7 @@ std::vector<Result<Job>> Store::JobCreateMany(
     if (!st.ok())
       results.push_back(st.error());
     else
-      results.push_back(std::move(*outs[i]));
+      results.push_back(std::move(jobs[i]));
   }
   return results;
 }
@@ -328,7 +329,7 @@ Result<Job> Store::JobGet(std::string_view id_or_name) {
   try {
     auto lease = readers_.Acquire();
     if (!lease) return lease.error();
-    auto job = JobLoad(lease->db(), id_or_name);
+    auto job = JobLoad(lease->stmts(), id_or_name);
     if (!job) return Error::NotFound("Job not found", "job_not_found");
     return std::move(*job);
   } catch (const std::exception& e) {
@@ -360,7 +361,7 @@ Result<JobPage> Store::JobList(const JobFilter& f) {
     };
     JobPage page;
     {
-      SQLite::Statement q(lease->db(), "SELECT count(*) FROM jobs j" + where);
+      SQLite::Statement& q = lease->stmts().Get("SELECT count(*) FROM jobs j" + where);
       bind(q);
       q.executeStep();
       page.total = q.getColumn(0).getInt64();
@@ -368,7 +369,7 @@ Result<JobPage> Store::JobList(const JobFilter& f) {
     std::string sql = std::string("SELECT ") + kJobColumns + kJobFrom + where;
     if (!f.cursor.empty()) sql += " AND j.id < :cursor";
     sql += " ORDER BY j.id DESC LIMIT :limit";
-    SQLite::Statement q(lease->db(), sql);
+    SQLite::Statement& q = lease->stmts().Get(sql);
     bind(q);
     if (!f.cursor.empty()) q.bind(":cursor", f.cursor);
     q.bind(":limit", f.limit + 1);
@@ -387,8 +388,8 @@ Result<std::vector<Job>> Store::JobListAll() {
   try {
     auto lease = readers_.Acquire();
     if (!lease) return lease.error();
-    SQLite::Statement q(lease->db(),
-                        std::string("SELECT ") + kJobColumns + kJobFrom + "ORDER BY j.id");
+    SQLite::Statement& q =
+        lease->stmts().Get(std::string("SELECT ") + kJobColumns + kJobFrom + "ORDER BY j.id");
     std::vector<Job> jobs;
     while (q.executeStep()) jobs.push_back(RowToJob(q));
     return jobs;
@@ -401,7 +402,7 @@ Result<Job> Store::JobUpdate(std::string_view id_or_name,
                              const std::function<Result<store::JobUpdate>(const Job&)>& change) {
   std::optional<Result<Job>> out;
   Status st = writer_.Write([&](WriteTx& tx) -> Status {
-    auto current = JobLoad(tx.db, id_or_name);
+    auto current = JobLoad(tx.stmts, id_or_name);
     if (!current) {
       out = Error::NotFound("Job not found", "job_not_found");
       return Status::Ok();
@@ -417,10 +418,10 @@ Result<Job> Store::JobUpdate(std::string_view id_or_name,
     job.version++;
     job.updated_at = tx.now;
     if (job.status != "running") job.status = RestingStatus(job, job.next_run_at);
-    SQLite::Statement q(tx.db, std::string("UPDATE jobs SET (") + kSpecColumns +
-                                   ", next_run_at, status, version, updated_at) = (" +
-                                   "?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?" +
-                                   ", ?, ?, ?, ?) WHERE id = ?");
+    SQLite::Statement& q = tx.stmts.Get(std::string("UPDATE jobs SET (") + kSpecColumns +
+                                        ", next_run_at, status, version, updated_at) = (" +
+                                        "?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?" +
+                                        ", ?, ?, ?, ?) WHERE id = ?");
     BindSpec(q, 1, job.spec);
     int i = 1 + kSpecColumnCount;
     BindOptTime(q, i++, job.next_run_at);
@@ -432,16 +433,16 @@ Result<Job> Store::JobUpdate(std::string_view id_or_name,
       q.exec();
     } catch (const SQLite::Exception& e) {
       if (IsConstraint(e) && std::string(e.what()).find("jobs.name") != std::string::npos) {
-        out = Error::Conflict("a job named '" + job.spec.name + "' already exists",
-                              "duplicate_name");
+        out =
+            Error::Conflict("a job named '" + job.spec.name + "' already exists", "duplicate_name");
         return out->error();
       }
       throw;
     }
-    json j = JobToJson(job);
+    std::string j = JobToJson(job).dump();
     bool sync = job.spec.database_sync || current->spec.database_sync;
     if (sync) OutboxAppend(tx, "job", job.id, "upsert", job.version, j);
-    EventAppend(tx, "job:updated", job.id, "", j, sync);
+    EventAppend(tx, "job:updated", job.id, "", j);
     out = std::move(job);
     return Status::Ok();
   });
@@ -452,27 +453,28 @@ Result<Job> Store::JobUpdate(std::string_view id_or_name,
 Result<Job> Store::JobDelete(std::string_view id_or_name, bool force) {
   std::optional<Result<Job>> out;
   Status st = writer_.Write([&](WriteTx& tx) -> Status {
-    auto current = JobLoad(tx.db, id_or_name);
+    auto current = JobLoad(tx.stmts, id_or_name);
     if (!current) {
       out = Error::NotFound("Job not found", "job_not_found");
       return Status::Ok();
     }
-    if (!force && ActiveRunCount(tx.db, current->id) > 0) {
+    if (!force && ActiveRunCount(tx.stmts, current->id) > 0) {
       out = Error::Conflict("job '" + current->spec.name +
                                 "' has an active run; stop it first or delete with ?force=true",
                             "job_active");
       return Status::Ok();
     }
-    SQLite::Statement del(tx.db, "DELETE FROM jobs WHERE id = ?");
+    SQLite::Statement& del = tx.stmts.Get("DELETE FROM jobs WHERE id = ?");
     del.bind(1, current->id);
     del.exec();
     Job job = *current;
     job.version++;
     job.updated_at = tx.now;
-    json j = JobToJson(job);
-    j["deleted"] = true;
+    json jj = JobToJson(job);
+    jj["deleted"] = true;
+    std::string j = jj.dump();
     if (job.spec.database_sync) OutboxAppend(tx, "job", job.id, "delete", job.version, j);
-    EventAppend(tx, "job:deleted", job.id, "", j, job.spec.database_sync);
+    EventAppend(tx, "job:deleted", job.id, "", j);
     out = std::move(job);
     return Status::Ok();
   });
@@ -482,8 +484,8 @@ Result<Job> Store::JobDelete(std::string_view id_or_name, bool force) {
 
 Status Store::BootRecord(const std::string& boot_id, int64_t pid, const std::string& version) {
   return writer_.Write([&](WriteTx& tx) -> Status {
-    SQLite::Statement q(tx.db,
-                        "INSERT INTO boots (id, pid, version, started_at) VALUES (?, ?, ?, ?)");
+    SQLite::Statement& q =
+        tx.stmts.Get("INSERT INTO boots (id, pid, version, started_at) VALUES (?, ?, ?, ?)");
     q.bind(1, boot_id);
     q.bind(2, pid);
     q.bind(3, version);
@@ -495,7 +497,7 @@ Status Store::BootRecord(const std::string& boot_id, int64_t pid, const std::str
 
 Status Store::BootStop(const std::string& boot_id) {
   return writer_.Write([&](WriteTx& tx) -> Status {
-    SQLite::Statement q(tx.db, "UPDATE boots SET stopped_at = ? WHERE id = ?");
+    SQLite::Statement& q = tx.stmts.Get("UPDATE boots SET stopped_at = ? WHERE id = ?");
     q.bind(1, FormatTime(tx.now));
     q.bind(2, boot_id);
     q.exec();
@@ -520,37 +522,37 @@ Result<StatusCounts> Store::Counts() {
   try {
     auto lease = readers_.Acquire();
     if (!lease) return lease.error();
-    SQLite::Database& db = lease->db();
+    StmtCache& stmts = lease->stmts();
     StatusCounts c;
     {
-      SQLite::Statement q(db, "SELECT status, count(*) FROM jobs GROUP BY status");
+      SQLite::Statement& q = stmts.Get("SELECT status, count(*) FROM jobs GROUP BY status");
       while (q.executeStep()) {
         c.jobs_by_status.emplace_back(q.getColumn(0).getString(), q.getColumn(1).getInt64());
         c.jobs_total += q.getColumn(1).getInt64();
       }
     }
     {
-      SQLite::Statement q(db,
-                          "SELECT status, count(*) FROM runs WHERE status IN "
-                          "('queued','running') GROUP BY status");
+      SQLite::Statement& q = stmts.Get(
+          "SELECT status, count(*) FROM runs WHERE status IN "
+          "('queued','running') GROUP BY status");
       while (q.executeStep()) {
         (q.getColumn(0).getString() == "queued" ? c.runs_queued : c.runs_running) =
             q.getColumn(1).getInt64();
       }
     }
     {
-      SQLite::Statement q(db,
-                          "SELECT count(*), min(created_at) FROM outbox WHERE state = 'pending'");
+      SQLite::Statement& q =
+          stmts.Get("SELECT count(*), min(created_at) FROM outbox WHERE state = 'pending'");
       q.executeStep();
       c.outbox_pending = q.getColumn(0).getInt64();
       c.outbox_oldest_pending = OptTime(q.getColumn(1));
     }
     {
-      SQLite::Statement q(db, "SELECT count(*) FROM outbox WHERE state = 'parked'");
+      SQLite::Statement& q = stmts.Get("SELECT count(*) FROM outbox WHERE state = 'parked'");
       q.executeStep();
       c.outbox_parked = q.getColumn(0).getInt64();
     }
-    auto v = SchemaVersion(db);
+    auto v = SchemaVersion(lease->db());
     if (v) c.schema_version = *v;
     return c;
   } catch (const std::exception& e) {

@@ -48,19 +48,18 @@ struct JobUpdate {
   std::optional<SysTime> next_run_at;
 };
 
-// A create with an Idempotency-Key: the first response is stored with the
-// key in the same transaction; a replay returns it.
+// A create with an Idempotency-Key: the first response (the job's JSON) is
+// stored with the key in the same transaction; a replay returns it.
 struct IdempotentCreate {
   std::string key;
   std::string route;
   std::string request_hash;
-  std::function<std::string(const Job&)> render;  // the 201 body to keep
 };
 struct CreateOutcome {
   Job job;                // the created job (empty on a replay)
   bool replayed = false;  // true: body is the stored first response
   int status_code = 201;
-  std::string body;
+  std::string body;  // the job as JSON text: the response body
 };
 
 struct StatusCounts {
@@ -104,12 +103,13 @@ class Store {
   std::string last_write_error() const { return writer_.last_commit_error(); }
 
   // ---- building blocks for writes (run on the writer thread, inside tx) ----
-  // Appends an event and its outbox row; records the id in tx.last_event_id.
+  // Appends an event (data is JSON text); records its id in tx.last_event_id.
   static int64_t EventAppend(WriteTx& tx, const std::string& type, const std::string& job_id,
-                             const std::string& run_id, const nlohmann::json& data, bool sync);
+                             const std::string& run_id, const std::string& data_json);
+  // Appends an outbox row for a changed job or run (payload is JSON text).
   static void OutboxAppend(WriteTx& tx, const std::string& entity, const std::string& entity_id,
-                           const std::string& op, int64_t version, const nlohmann::json& payload);
-  static std::optional<Job> JobLoad(SQLite::Database& db, std::string_view id_or_name);
+                           const std::string& op, int64_t version, const std::string& payload);
+  static std::optional<Job> JobLoad(StmtCache& stmts, std::string_view id_or_name);
 
   Writer& writer() { return writer_; }
   ReaderPool& readers() { return readers_; }

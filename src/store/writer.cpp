@@ -5,13 +5,19 @@
 namespace lsh::store {
 
 Writer::Writer(std::unique_ptr<SQLite::Database> db, const Clock& clock, size_t max_batch)
-    : clock_(clock), max_batch_(max_batch), db_(std::move(db)) {}
+    : clock_(clock), max_batch_(max_batch), db_(std::move(db)), stmts_(*db_) {}
 
-Writer::~Writer() { Stop(); }
+Writer::~Writer() {
+  Stop();
+}
 
-void Writer::SetOnCommit(OnCommit hook) { on_commit_ = std::move(hook); }
+void Writer::SetOnCommit(OnCommit hook) {
+  on_commit_ = std::move(hook);
+}
 
-void Writer::Start() { thread_ = std::thread([this] { Loop(); }); }
+void Writer::Start() {
+  thread_ = std::thread([this] { Loop(); });
+}
 
 void Writer::Stop() {
   {
@@ -37,7 +43,9 @@ std::future<Status> Writer::Submit(Apply apply) {
   return fut;
 }
 
-Status Writer::Write(Apply apply) { return Submit(std::move(apply)).get(); }
+Status Writer::Write(Apply apply) {
+  return Submit(std::move(apply)).get();
+}
 
 Writer::Stats Writer::stats() const {
   std::lock_guard<std::mutex> lock(mu_);
@@ -69,7 +77,7 @@ void Writer::Loop() {
 void Writer::RunBatch(std::deque<Task>& batch) {
   std::vector<Status> results;
   results.reserve(batch.size());
-  WriteTx tx{*db_, clock_.Now()};
+  WriteTx tx{*db_, stmts_, clock_.Now()};
   std::string commit_error;
   try {
     db_->exec("BEGIN IMMEDIATE");
@@ -88,6 +96,7 @@ void Writer::RunBatch(std::deque<Task>& batch) {
           s = Error::Internal(std::string("write failed: ") + e.what());
         }
         if (!s.ok()) {
+          stmts_.ResetAll();
           db_->exec("ROLLBACK TO w");
           tx.last_event_id = events_before;
         }
@@ -98,6 +107,7 @@ void Writer::RunBatch(std::deque<Task>& batch) {
       results.push_back(std::move(s));
     }
     try {
+      stmts_.ResetAll();
       db_->exec("COMMIT");
     } catch (const std::exception& e) {
       commit_error = e.what();
@@ -105,6 +115,7 @@ void Writer::RunBatch(std::deque<Task>& batch) {
   }
   if (!commit_error.empty()) {
     try {
+      stmts_.ResetAll();
       db_->exec("ROLLBACK");
     } catch (...) {  // no transaction left open: nothing to roll back
     }

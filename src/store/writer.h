@@ -32,6 +32,7 @@
 
 #include "core/clock.h"
 #include "core/error.h"
+#include "store/stmt_cache.h"
 
 namespace lsh::store {
 
@@ -39,6 +40,7 @@ namespace lsh::store {
 // transaction's wall time, and where it records the events it appended.
 struct WriteTx {
   SQLite::Database& db;
+  StmtCache& stmts;  // prepared statements of the write connection
   SysTime now;
   int64_t last_event_id = 0;  // set by the store when it appends an event
 };
@@ -85,14 +87,15 @@ class Writer {
   const Clock& clock_;
   const size_t max_batch_;
   std::unique_ptr<SQLite::Database> db_;  // used only by the writer thread
+  StmtCache stmts_;                       // used only by the writer thread
   OnCommit on_commit_;                    // set before Start
 
   mutable std::mutex mu_;
   std::condition_variable cv_;
-  std::deque<Task> queue_;     // guarded by mu_
-  bool stopping_ = false;      // guarded by mu_
-  Stats stats_;                // guarded by mu_
-  std::string last_error_;     // guarded by mu_
+  std::deque<Task> queue_;  // guarded by mu_
+  bool stopping_ = false;   // guarded by mu_
+  Stats stats_;             // guarded by mu_
+  std::string last_error_;  // guarded by mu_
   std::atomic<bool> healthy_{true};
   std::thread thread_;
 };

@@ -87,8 +87,8 @@ TestDaemon::TestDaemon(Options options) : options_(std::move(options)) {}
 TestDaemon::~TestDaemon() {
   if (pid_ > 0) {
     kill(pid_, SIGTERM);
-    bool exited = WaitFor([&] { return waitpid(pid_, nullptr, WNOHANG) == pid_; },
-                          std::chrono::seconds(30));
+    bool exited =
+        WaitFor([&] { return waitpid(pid_, nullptr, WNOHANG) == pid_; }, std::chrono::seconds(30));
     if (!exited) {
       kill(-pid_, SIGKILL);
       kill(pid_, SIGKILL);
@@ -102,9 +102,9 @@ void TestDaemon::Start() {
   REQUIRE(pid_ <= 0);
   std::string port_file = dir_.path() + "/port";
   fs::remove(port_file);
-  std::vector<std::string> args = {"serve",       "--host", "127.0.0.1",  "--port",
-                                   "0",           "--db",   db_path(),    "--port-file",
-                                   port_file,     "--metrics-port", "0"};
+  std::vector<std::string> args = {"serve",   "--host",         "127.0.0.1", "--port",
+                                   "0",       "--db",           db_path(),   "--port-file",
+                                   port_file, "--metrics-port", "0"};
   for (const auto& a : options_.args) args.push_back(a);
   std::map<std::string, std::string> env = {{"LSH_LOG_LEVEL", "warn"}};
   for (const auto& [k, v] : options_.env) env[k] = v;
@@ -140,8 +140,8 @@ int TestDaemon::Terminate() {
   REQUIRE(pid_ > 0);
   kill(pid_, SIGTERM);
   int st = 0;
-  bool exited = WaitFor([&] { return waitpid(pid_, &st, WNOHANG) == pid_; },
-                        std::chrono::seconds(30));
+  bool exited =
+      WaitFor([&] { return waitpid(pid_, &st, WNOHANG) == pid_; }, std::chrono::seconds(30));
   if (!exited) {
     kill(pid_, SIGKILL);
     waitpid(pid_, &st, 0);
@@ -150,7 +150,9 @@ int TestDaemon::Terminate() {
   return StatusOf(st);
 }
 
-std::string TestDaemon::stderr_text() const { return ReadFile(dir_.path() + "/stderr.log"); }
+std::string TestDaemon::stderr_text() const {
+  return ReadFile(dir_.path() + "/stderr.log");
+}
 
 std::unique_ptr<httplib::Client> TestDaemon::Client() const {
   auto c = std::make_unique<httplib::Client>("127.0.0.1", port_);
@@ -167,8 +169,8 @@ httplib::Result TestDaemon::Get(const std::string& path, const httplib::Headers&
 }
 httplib::Result TestDaemon::Post(const std::string& path, const nlohmann::json& body,
                                  const httplib::Headers& h) const {
-  auto r = Client()->Post(path, h, body.is_null() ? std::string() : body.dump(),
-                          "application/json");
+  auto r =
+      Client()->Post(path, h, body.is_null() ? std::string() : body.dump(), "application/json");
   REQUIRE(r);
   return r;
 }

@@ -52,10 +52,10 @@ class TestDaemon {
   explicit TestDaemon(Options options);
   ~TestDaemon();  // SIGTERM, then SIGKILL if it does not exit in time
 
-  void Start();               // launches and waits until it listens; REQUIREs success
-  void Kill9();               // kill -9 and reap
-  int Terminate();            // SIGTERM; returns the exit status (or -signal)
-  void Restart() { Start(); } // same data directory
+  void Start();                // launches and waits until it listens; REQUIREs success
+  void Kill9();                // kill -9 and reap
+  int Terminate();             // SIGTERM; returns the exit status (or -signal)
+  void Restart() { Start(); }  // same data directory
   bool running() const { return pid_ > 0; }
 
   int port() const { return port_; }

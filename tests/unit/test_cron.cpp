@@ -10,18 +10,19 @@
 #include <vector>
 
 #include "core/clock.h"
+#include "core/time.h"
 #include "schedule/cron.h"
 
 namespace {
 
+using lsh::ParseRfc3339;
 using lsh::SysTime;
 using lsh::schedule::CronFiresBetween;
 using lsh::schedule::CronSpec;
 using lsh::schedule::FindZone;
-using lsh::schedule::FormatRfc3339;
+const auto& FormatRfc3339 = lsh::FormatTime;
 using lsh::schedule::NextCronFire;
 using lsh::schedule::ParseCron;
-using lsh::schedule::ParseRfc3339;
 
 SysTime T(const char* text) {
   auto t = ParseRfc3339(text, "test");
@@ -417,7 +418,7 @@ TEST_CASE("RFC 3339: parse, format, round trip", "[cron]") {
   }
 }
 
-TEST_CASE("CronFiresBetween counts fires in (from, to]", "[cron]") {
+TEST_CASE("CronFiresBetween counts fires after from up to and including to", "[cron]") {
   auto count = [](const char* expr, const char* zone, const char* from, const char* to,
                   size_t limit = 100000) {
     return CronFiresBetween(Spec(expr), Zone(zone), T(from), T(to), limit).size();

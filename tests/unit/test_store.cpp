@@ -1,0 +1,292 @@
+// Store operations on a real SQLite database: jobs CRUD, promise 2 (event and
+// outbox rows in the same transaction), group commit and savepoint isolation.
+#include <SQLiteCpp/Statement.h>
+
+#include <catch2/catch.hpp>
+#include <thread>
+
+#include "core/ids.h"
+#include "core/json.h"
+#include "support/store_fixture.h"
+
+using namespace lsh;
+using lsh::test::MakeSpec;
+using lsh::test::StoreFixture;
+
+TEST_CASE("JobCreate stores the job with its event and outbox rows", "[store]") {
+  StoreFixture f;
+  auto out = f.store->JobCreate(MakeSpec("etl", "echo hi"), std::nullopt);
+  REQUIRE(out.ok());
+  const Job& job = out->job;
+  CHECK(IsUuid(job.id));
+  CHECK(job.status == "created");
+  CHECK(f.Count("SELECT count(*) FROM jobs WHERE name = 'etl'") == 1);
+  CHECK(f.Count("SELECT count(*) FROM events WHERE type = 'job:created' AND job_id = '" + job.id +
+                "'") == 1);
+  CHECK(f.Count("SELECT count(*) FROM outbox WHERE entity = 'job' AND entity_id = '" + job.id +
+                "' AND state = 'pending'") == 1);
+  CHECK(f.Count("SELECT count(*) FROM outbox") == 1);  // events are followed by id, not copied
+
+  auto got = f.store->JobGet("etl");
+  REQUIRE(got.ok());
+  CHECK(got->id == job.id);
+  CHECK(got->spec.command == "echo hi");
+  auto by_id = f.store->JobGet(job.id);
+  REQUIRE(by_id.ok());
+  CHECK(by_id->spec.name == "etl");
+}
+
+TEST_CASE("JobCreate with a schedule rests in scheduled with its next fire", "[store]") {
+  StoreFixture f;
+  JobSpec s = MakeSpec("tick");
+  s.schedule.kind = ScheduleKind::kInterval;
+  s.schedule.interval_ms = 60000;
+  SysTime next = f.clock.Now() + std::chrono::minutes(1);
+  auto out = f.store->JobCreate(s, next);
+  REQUIRE(out.ok());
+  CHECK(out->job.status == "scheduled");
+  auto got = f.store->JobGet("tick");
+  REQUIRE(got.ok());
+  REQUIRE(got->next_run_at.has_value());
+  CHECK(*got->next_run_at == next);
+  CHECK(got->spec.schedule.interval_ms == 60000);
+}
+
+TEST_CASE("A duplicate name is a conflict and writes nothing", "[store]") {
+  StoreFixture f;
+  REQUIRE(f.store->JobCreate(MakeSpec("dup"), std::nullopt).ok());
+  auto again = f.store->JobCreate(MakeSpec("dup"), std::nullopt);
+  REQUIRE(!again.ok());
+  CHECK(again.error().kind == ErrorKind::kConflict);
+  CHECK(again.error().code == "duplicate_name");
+  CHECK(f.Count("SELECT count(*) FROM jobs") == 1);
+  CHECK(f.Count("SELECT count(*) FROM events") == 1);
+  CHECK(f.Count("SELECT count(*) FROM outbox") == 1);
+}
+
+TEST_CASE("JobUpdate bumps the version and writes job:updated", "[store]") {
+  StoreFixture f;
+  auto created = f.store->JobCreate(MakeSpec("u"), std::nullopt);
+  REQUIRE(created.ok());
+  auto upd = f.store->JobUpdate("u", [](const Job& cur) -> Result<store::JobUpdate> {
+    JobSpec s = cur.spec;
+    s.command = "echo changed";
+    s.tags = {"a", "b"};
+    return store::JobUpdate{s, std::nullopt};
+  });
+  REQUIRE(upd.ok());
+  CHECK(upd->version == 2);
+  CHECK(upd->spec.command == "echo changed");
+  auto got = f.store->JobGet(created->job.id);
+  REQUIRE(got.ok());
+  CHECK(got->spec.tags == std::vector<std::string>{"a", "b"});
+  CHECK(f.Count("SELECT count(*) FROM events WHERE type = 'job:updated'") == 1);
+  CHECK(f.Count("SELECT max(version) FROM outbox WHERE entity = 'job'") == 2);
+
+  auto missing = f.store->JobUpdate("nope", [](const Job& cur) -> Result<store::JobUpdate> {
+    return store::JobUpdate{cur.spec, std::nullopt};
+  });
+  REQUIRE(!missing.ok());
+  CHECK(missing.error().kind == ErrorKind::kNotFound);
+}
+
+TEST_CASE("JobUpdate renaming onto an existing name is a conflict", "[store]") {
+  StoreFixture f;
+  REQUIRE(f.store->JobCreate(MakeSpec("a"), std::nullopt).ok());
+  REQUIRE(f.store->JobCreate(MakeSpec("b"), std::nullopt).ok());
+  auto upd = f.store->JobUpdate("b", [](const Job& cur) -> Result<store::JobUpdate> {
+    JobSpec s = cur.spec;
+    s.name = "a";
+    return store::JobUpdate{s, std::nullopt};
+  });
+  REQUIRE(!upd.ok());
+  CHECK(upd.error().kind == ErrorKind::kConflict);
+  CHECK(f.Count("SELECT count(*) FROM events WHERE type = 'job:updated'") == 0);
+}
+
+TEST_CASE("JobDelete removes the job and records a delete in the outbox", "[store]") {
+  StoreFixture f;
+  auto created = f.store->JobCreate(MakeSpec("gone"), std::nullopt);
+  REQUIRE(created.ok());
+  auto del = f.store->JobDelete("gone", false);
+  REQUIRE(del.ok());
+  CHECK(f.Count("SELECT count(*) FROM jobs") == 0);
+  CHECK(f.Count("SELECT count(*) FROM events WHERE type = 'job:deleted'") == 1);
+  CHECK(f.Count("SELECT count(*) FROM outbox WHERE entity = 'job' AND op = 'delete'") == 1);
+  auto again = f.store->JobDelete("gone", false);
+  REQUIRE(!again.ok());
+  CHECK(again.error().kind == ErrorKind::kNotFound);
+}
+
+TEST_CASE("JobDelete refuses a job with an active run unless forced", "[store]") {
+  StoreFixture f;
+  auto created = f.store->JobCreate(MakeSpec("busy"), std::nullopt);
+  REQUIRE(created.ok());
+  std::string job_id = created->job.id;
+  REQUIRE(f.writer
+              ->Write([&](store::WriteTx& tx) -> Status {
+                SQLite::Statement q(tx.db,
+                                    "INSERT INTO runs (id, job_id, status, trigger, queued_at, "
+                                    "created_at, updated_at) VALUES ('r1', ?, 'queued', 'manual', "
+                                    "'2026-01-01T00:00:00.000Z', '2026-01-01T00:00:00.000Z', "
+                                    "'2026-01-01T00:00:00.000Z')");
+                q.bind(1, job_id);
+                q.exec();
+                return Status::Ok();
+              })
+              .ok());
+  auto refused = f.store->JobDelete("busy", false);
+  REQUIRE(!refused.ok());
+  CHECK(refused.error().kind == ErrorKind::kConflict);
+  CHECK(f.Count("SELECT count(*) FROM jobs") == 1);
+  REQUIRE(f.store->JobDelete("busy", true).ok());
+  CHECK(f.Count("SELECT count(*) FROM jobs") == 0);
+  CHECK(f.Count("SELECT count(*) FROM runs") == 0);
+}
+
+TEST_CASE("JobList filters, counts and pages newest first", "[store]") {
+  StoreFixture f;
+  for (int i = 0; i < 25; ++i) {
+    JobSpec s = MakeSpec("job-" + std::to_string(i));
+    if (i % 5 == 0) s.tags = {"five"};
+    REQUIRE(f.store->JobCreate(s, std::nullopt).ok());
+  }
+  store::JobFilter filter;
+  filter.limit = 10;
+  std::vector<std::string> seen;
+  int pages = 0;
+  while (true) {
+    auto page = f.store->JobList(filter);
+    REQUIRE(page.ok());
+    CHECK(page->total == 25);
+    for (const auto& j : page->jobs) seen.push_back(j.spec.name);
+    ++pages;
+    if (page->next_cursor.empty()) break;
+    filter.cursor = page->next_cursor;
+  }
+  CHECK(pages == 3);
+  REQUIRE(seen.size() == 25);
+  CHECK(seen.front() == "job-24");
+  CHECK(seen.back() == "job-0");
+
+  store::JobFilter tagged;
+  tagged.tag = "five";
+  auto t = f.store->JobList(tagged);
+  REQUIRE(t.ok());
+  CHECK(t->total == 5);
+
+  store::JobFilter named;
+  named.name = "job-1";  // job-1, job-10 … job-19
+  auto n = f.store->JobList(named);
+  REQUIRE(n.ok());
+  CHECK(n->total == 11);
+
+  store::JobFilter underscore;
+  underscore.name = "_";  // a LIKE wildcard, matched literally
+  auto u = f.store->JobList(underscore);
+  REQUIRE(u.ok());
+  CHECK(u->total == 0);
+}
+
+TEST_CASE("Idempotent create replays the first response and rejects another body", "[store]") {
+  StoreFixture f;
+  store::IdempotentCreate idem{"key-1", "POST /jobs", "hash-a"};
+  auto first = f.store->JobCreate(MakeSpec("idem"), std::nullopt, &idem);
+  REQUIRE(first.ok());
+  CHECK(!first->replayed);
+  auto second = f.store->JobCreate(MakeSpec("idem"), std::nullopt, &idem);
+  REQUIRE(second.ok());
+  CHECK(second->replayed);
+  CHECK(second->body == first->body);
+  CHECK(f.Count("SELECT count(*) FROM jobs") == 1);
+  store::IdempotentCreate other = idem;
+  other.request_hash = "hash-b";
+  auto third = f.store->JobCreate(MakeSpec("idem2"), std::nullopt, &other);
+  REQUIRE(!third.ok());
+  CHECK(third.error().code == "idempotency_key_reused");
+  CHECK(f.Count("SELECT count(*) FROM jobs") == 1);
+}
+
+TEST_CASE("Group commit gathers concurrent writes into few transactions", "[store][writer]") {
+  StoreFixture f;
+  constexpr int kThreads = 16, kPer = 20;
+  std::vector<std::thread> threads;
+  std::atomic<int> ok{0};
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < kPer; ++i) {
+        if (f.store
+                ->JobCreate(MakeSpec("g-" + std::to_string(t) + "-" + std::to_string(i)),
+                            std::nullopt)
+                .ok())
+          ok++;
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  CHECK(ok == kThreads * kPer);
+  CHECK(f.Count("SELECT count(*) FROM jobs") == kThreads * kPer);
+  auto stats = f.writer->stats();
+  CHECK(stats.writes == kThreads * kPer);
+  CHECK(stats.batches < stats.writes);  // some writes shared a commit
+}
+
+TEST_CASE("A failing write in a batch is rolled back alone", "[store][writer]") {
+  StoreFixture f;
+  std::vector<std::future<Status>> futs;
+  for (int i = 0; i < 50; ++i) {
+    futs.push_back(f.writer->Submit([i](store::WriteTx& tx) -> Status {
+      SQLite::Statement q(tx.db,
+                          "INSERT INTO boots (id, pid, version, started_at) VALUES (?, 1, 'x', "
+                          "'2026-01-01T00:00:00.000Z')");
+      q.bind(1, "b" + std::to_string(i));
+      q.exec();
+      if (i % 2) return Error::Invalid("odd writes fail after writing");
+      return Status::Ok();
+    }));
+  }
+  int good = 0;
+  for (auto& fut : futs) good += fut.get().ok();
+  CHECK(good == 25);
+  CHECK(f.Count("SELECT count(*) FROM boots") == 25);
+}
+
+TEST_CASE("A write that throws becomes an error value, others commit", "[store][writer]") {
+  StoreFixture f;
+  auto bad = f.writer->Submit([](store::WriteTx& tx) -> Status {
+    tx.db.exec("INSERT INTO no_such_table VALUES (1)");
+    return Status::Ok();
+  });
+  auto good = f.writer->Submit([](store::WriteTx& tx) -> Status {
+    tx.db.exec(
+        "INSERT INTO boots (id, pid, version, started_at) VALUES ('ok', 1, 'x', "
+        "'2026-01-01T00:00:00.000Z')");
+    return Status::Ok();
+  });
+  Status b = bad.get();
+  REQUIRE(!b.ok());
+  CHECK(b.error().message.find("no_such_table") != std::string::npos);
+  CHECK(good.get().ok());
+  CHECK(f.Count("SELECT count(*) FROM boots") == 1);
+}
+
+TEST_CASE("Writes after Stop fail as unavailable", "[store][writer]") {
+  StoreFixture f;
+  f.writer->Stop();
+  f.writer->Stop();  // safe twice
+  Status s = f.writer->Write([](store::WriteTx&) -> Status { return Status::Ok(); });
+  REQUIRE(!s.ok());
+  CHECK(s.error().kind == ErrorKind::kUnavailable);
+}
+
+TEST_CASE("Counts reports jobs by status and the outbox", "[store]") {
+  StoreFixture f;
+  REQUIRE(f.store->JobCreate(MakeSpec("c1"), std::nullopt).ok());
+  REQUIRE(f.store->JobCreate(MakeSpec("c2"), f.clock.Now() + std::chrono::hours(1)).ok());
+  auto c = f.store->Counts();
+  REQUIRE(c.ok());
+  CHECK(c->jobs_total == 2);
+  CHECK(c->outbox_pending == 2);
+  CHECK(c->schema_version >= 1);
+  CHECK(c->outbox_oldest_pending.has_value());
+}
