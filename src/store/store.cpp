@@ -7,20 +7,14 @@
 #include "core/json.h"
 #include "core/time.h"
 #include "store/migrations.h"
+#include "store/store_internal.h"
 
 namespace lsh::store {
 
 using nlohmann::json;
 
-namespace {
+namespace internal {
 
-constexpr const char* kJobColumns =
-    "j.id, j.name, j.command, j.type, j.description, j.tags, j.priority, j.timeout_ms, "
-    "j.max_retries, j.retry_delay_ms, j.env, j.cwd, j.database_sync, j.schedule_kind, "
-    "j.cron_expr, j.timezone, j.interval_ms, j.run_at, j.misfire_policy, j.overlap_policy, "
-    "j.paused, j.next_run_at, j.status, j.version, j.created_at, j.updated_at, "
-    "r.id, r.status, r.exit_code, r.started_at, r.completed_at, r.duration_ms";
-constexpr const char* kJobFrom = " FROM jobs j LEFT JOIN runs r ON r.id = j.last_run_id ";
 
 std::optional<SysTime> OptTime(const SQLite::Column& c) {
   if (c.isNull()) return std::nullopt;
@@ -88,12 +82,6 @@ void BindOptTime(SQLite::Statement& q, int i, const std::optional<SysTime>& t) {
     q.bind(i);
 }
 
-// Binds the spec's columns at positions first..first+19 in kSpecColumns order.
-constexpr const char* kSpecColumns =
-    "name, command, type, description, tags, priority, timeout_ms, max_retries, "
-    "retry_delay_ms, env, cwd, database_sync, schedule_kind, cron_expr, timezone, interval_ms, "
-    "run_at, misfire_policy, overlap_policy";
-constexpr int kSpecColumnCount = 19;
 
 void BindSpec(SQLite::Statement& q, int first, const JobSpec& s) {
   int i = first;
@@ -156,7 +144,9 @@ int64_t ActiveRunCount(StmtCache& stmts, const std::string& job_id) {
   return q.getColumn(0).getInt64();
 }
 
-}  // namespace
+}  // namespace internal
+
+using namespace internal;
 
 Store::Store(Writer& writer, ReaderPool& readers, const Clock& clock)
     : writer_(writer), readers_(readers), clock_(clock) {}

@@ -73,6 +73,69 @@ struct StatusCounts {
   int schema_version = 0;
 };
 
+// ---- runs (src/store/runs.cpp; docs/lifecycle.md) ----
+
+struct RunFilter {
+  std::string job_id;  // required for RunList
+  std::string status;  // empty: any
+  int limit = 50;
+  std::string cursor;  // the id of the last run of the previous page
+};
+
+struct RunPage {
+  std::vector<Run> runs;
+  std::string next_cursor;
+};
+
+// A run the dispatcher claimed, with what it needs to spawn it.
+struct ClaimedRun {
+  Run run;
+  JobSpec spec;
+};
+
+// How a process ended, as the dispatcher reports it to RunFinish.
+struct RunOutcome {
+  std::string status;  // completed, failed, timeout, killed
+  std::optional<int> exit_code;
+  std::string signal;  // "SIGKILL" when a signal ended it
+  std::optional<int64_t> pid;
+  std::optional<SysTime> started_at;  // when spawning failed, the claim time stays
+  SysTime completed_at{};
+  int64_t duration_ms = 0;
+  std::string stdout_tail;
+  std::string stderr_tail;
+  std::string error_type;  // exit, signal, timeout, killed, spawn, abandoned, shutdown
+  std::string error_message;
+  bool retryable = true;  // false: never retry (killed by a user)
+};
+
+struct FinishResult {
+  Run run;
+  std::optional<Run> retry;  // the next attempt, when one was queued
+};
+
+// A run an earlier boot left running, for crash recovery.
+struct AbandonedRun {
+  std::string run_id;
+  std::string job_id;
+  std::optional<int64_t> pid;  // its process group, when it was recorded
+};
+
+// What a schedule fire does, computed by the schedule loop from the job's
+// schedule and applied by ScheduleFire in one transaction.
+struct FirePlan {
+  std::optional<SysTime> expected_next_run;  // compare-and-set: skip if it moved
+  std::optional<SysTime> new_next_run;       // nullopt: nothing further
+  std::optional<SysTime> on_time_fire;       // a normal fire (trigger "schedule")
+  std::vector<SysTime> catchup_fires;        // runs with trigger "catchup"
+  std::optional<nlohmann::json> missed;      // schedule:missed event data, if any
+};
+
+struct FireResult {
+  bool applied = false;  // false: the job changed meanwhile (or is gone)
+  std::vector<Run> runs;
+};
+
 class Store {
  public:
   Store(Writer& writer, ReaderPool& readers, const Clock& clock);
@@ -90,6 +153,41 @@ class Store {
                         const std::function<Result<store::JobUpdate>(const Job&)>& change);
   // Deletes a job and its runs. With active runs: kConflict unless force.
   Result<Job> JobDelete(std::string_view id_or_name, bool force);
+
+  // ---- runs (docs/lifecycle.md) ----
+  Result<Run> RunEnqueue(std::string_view job_id_or_name, const std::string& trigger);
+  // Claims up to `limit` queued runs that may start now (priority, then
+  // queue time; one per job unless its overlap policy is "allow").
+  Result<std::vector<ClaimedRun>> RunClaim(const std::string& boot_id, int limit);
+  Status RunSetPids(const std::vector<std::pair<std::string, int64_t>>& pids);
+  // Ends a run; queues its retry when the job's policy asks (backoff from
+  // retryDelay, doubled per attempt, with jitter).
+  Result<FinishResult> RunFinish(const std::string& run_id, const RunOutcome& outcome);
+  // Runs left running by another boot: marked failed/abandoned (retried per
+  // policy). Returns them so their process groups can be killed.
+  Result<std::vector<AbandonedRun>> RunRecoverAbandoned(const std::string& boot_id);
+  Result<Run> RunGet(std::string_view run_id);
+  Result<RunPage> RunList(const RunFilter& filter);
+  // The earliest not_before of a queued retry that is not yet due.
+  Result<std::optional<SysTime>> RunNextRetryTime();
+
+  // ---- job control ----
+  struct StopResult {
+    Job job;
+    std::vector<std::string> running_run_ids;  // for the dispatcher to signal
+  };
+  Result<StopResult> JobStop(std::string_view id_or_name);
+  // Clears the pause; `next_run` from the job's schedule; queues a run for a
+  // job without a schedule.
+  Result<std::pair<Job, std::optional<Run>>> JobStart(
+      std::string_view id_or_name,
+      const std::function<std::optional<SysTime>(const Job&)>& next_run);
+
+  // ---- schedules ----
+  // Active jobs whose next fire is at or before `now`.
+  Result<std::vector<Job>> ScheduleDue(SysTime now, int limit);
+  Result<std::optional<SysTime>> ScheduleNextFire();
+  Result<FireResult> ScheduleFire(const std::string& job_id, const FirePlan& plan);
 
   // ---- daemon boots ----
   Status BootRecord(const std::string& boot_id, int64_t pid, const std::string& version);
