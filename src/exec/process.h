@@ -14,6 +14,10 @@
 // The free functions at the bottom serve crash recovery: they act on a
 // process group id recorded by an earlier daemon.
 //
+// Requirements on the rest of the daemon: SIGCHLD must not be ignored (the
+// kernel would then reap children itself), and the environment must not be
+// changed with setenv() while runs start (Start() reads `environ`).
+//
 // Thread-safety: every public method of Process may be called from any thread
 // at any time, including after the child ended. `on_done` runs on the
 // runner's own thread; it must not call Wait() on its own Process (it would
@@ -123,21 +127,27 @@ class Process : public std::enable_shared_from_this<Process> {
   void Run();    // the runner thread
   void RunChild(ProcessOutcome& out);
 
-  // Constant after construction (and after Spawn(), which runs before the
-  // runner thread starts and before Start() returns).
+  // Constant after construction.
   const ProcessSpec spec_;
   const Clock& clock_;
   const OnDone on_done_;
+
+  // Written by Spawn() on the starting thread before the runner exists and
+  // before Start() returns; read-only afterwards.
   pid_t pid_ = 0;
   std::string spawn_error_;
-  int pidfd_ = -1;
+  SysTime started_at_{};
+  SteadyTime started_steady_{};
+  int wake_fd_ = -1;  // eventfd: Stop() pokes the runner; closed by ~Process
+
+  // Opened by Spawn(), then owned by the runner thread, which closes them.
+  int pidfd_ = -1;  // -1 without pidfd support: the runner then checks waitid
   int stdout_rd_ = -1;
   int stderr_rd_ = -1;
   int stdout_log_ = -1;
   int stderr_log_ = -1;
-  int wake_fd_ = -1;  // eventfd: Stop() pokes the runner through it
-  SysTime started_at_{};
-  SteadyTime started_steady_{};
+
+  // Set once by Start(); joined or detached by ~Process.
   std::thread thread_;
 
   // Guarded by mu_.

@@ -267,7 +267,8 @@ TEST_CASE("a process that ignores SIGTERM is killed after the grace period", "[p
   CHECK(o.signal == SIGKILL);
   CHECK(o.duration >= 300ms);
   CHECK(o.duration < 5s);
-  CHECK(!lsh::exec::ProcessGroupAlive(o.pid));
+  // The leader is reaped; its SIGKILLed child may take a moment to die.
+  CHECK(Eventually([&] { return !lsh::exec::ProcessGroupAlive(o.pid); }, 5s));
 }
 
 TEST_CASE("the run ends when the shell exits even if a grandchild holds the pipes", "[process]") {
@@ -312,6 +313,24 @@ TEST_CASE("Stop sends the requested signal to the group", "[process]") {
   CHECK(o.signal == SIGINT);
   CHECK(o.pid == pid);
   CHECK(Eventually([&] { return !lsh::exec::ProcessGroupAlive(pid); }, 5s));
+}
+
+TEST_CASE("Stop right after Start ends the run even if the shell swallows the signal",
+          "[process]") {
+  // A signal landing while sh is between fork and exec of its child can be
+  // eaten by sh's handler; the grace period's SIGKILL must still end the run.
+  for (int i = 0; i < 20; ++i) {
+    Recorder rec;
+    ProcessSpec s = Cmd("sleep 1000; echo never");
+    s.kill_grace = 100ms;
+    auto p = Process::Start(s, SystemClock::Get(), rec.Callback());
+    REQUIRE(p.ok());
+    (*p)->Stop(SIGTERM);
+    REQUIRE((*p)->Wait(5s));
+    CHECK(rec.outcomes[0].end == End::kStopped);
+    CHECK(rec.outcomes[0].stdout_tail.empty());
+    CHECK(Eventually([&] { return !lsh::exec::ProcessGroupAlive((*p)->pid()); }, 5s));
+  }
 }
 
 TEST_CASE("a process killed from outside is signaled, not stopped", "[process]") {
