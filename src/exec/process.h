@@ -84,7 +84,7 @@ struct ProcessOutcome {
 
 const char* EndName(ProcessOutcome::End end);  // "exited", "signaled", ...
 
-class Process : public std::enable_shared_from_this<Process> {
+class Process {
  public:
   using OnDone = std::function<void(const ProcessOutcome&)>;
 
