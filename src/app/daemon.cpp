@@ -12,6 +12,8 @@
 
 #include "app/config.h"
 #include "core/ids.h"
+#include "exec/dispatcher.h"
+#include "exec/schedule_loop.h"
 #include "http/server.h"
 #include "store/db.h"
 #include "store/migrations.h"
@@ -105,6 +107,29 @@ int Serve(const std::vector<std::string>& args) {
     return 1;
   }
 
+  // Jobs run from the data directory; their output goes to <data>/logs.
+  std::string data_dir = fs::absolute(fs::path(cfg->db_path)).parent_path().string();
+  exec::DispatcherOptions dopts;
+  dopts.boot_id = boot_id;
+  dopts.max_concurrent = cfg->max_concurrent_jobs;
+  dopts.default_timeout = std::chrono::seconds(cfg->job_timeout_s);
+  dopts.logs_dir = data_dir + "/logs";
+  dopts.default_cwd = data_dir;
+  exec::Dispatcher dispatcher(st, clock, dopts);
+  if (auto s = dispatcher.Recover(); !s) {
+    spdlog::critical("crash recovery failed: {}", s.error().message);
+    writer.Stop();
+    return 1;
+  }
+  dispatcher.Start();
+  exec::ScheduleLoop schedules(st, clock, dispatcher);
+  if (auto s = schedules.Start(); !s) {
+    spdlog::critical("{}", s.error().message);
+    dispatcher.Stop(std::chrono::seconds(0));
+    writer.Stop();
+    return 1;
+  }
+
   http::ServerOptions hopts;
   hopts.host = cfg->host;
   hopts.port = cfg->port;
@@ -113,10 +138,12 @@ int Serve(const std::vector<std::string>& args) {
   hopts.max_body_bytes = cfg->max_body_bytes;
   hopts.threads = cfg->http_threads;
   hopts.db_path = cfg->db_path;
-  http::HttpServer server(hopts, st, clock);
+  http::HttpServer server(hopts, st, clock, dispatcher, schedules);
   auto port = server.Bind();
   if (!port) {
     spdlog::critical("{}", port.error().message);
+    schedules.Stop();
+    dispatcher.Stop(std::chrono::seconds(0));
     writer.Stop();
     return 1;
   }
@@ -130,7 +157,10 @@ int Serve(const std::vector<std::string>& args) {
   int sig = 0;
   sigwait(&sigs, &sig);
   spdlog::warn("received {}, shutting down", sig == SIGTERM ? "SIGTERM" : "SIGINT");
-  server.Stop();
+  dispatcher.CancelWaits();  // ?wait= requests answer now
+  server.Stop();             // no new requests; in-flight ones finish
+  schedules.Stop();          // no new fires
+  dispatcher.Stop(std::chrono::seconds(cfg->shutdown_grace_s));  // runs finish or are recorded
   (void)st.BootStop(boot_id);
   if (auto s = st.Checkpoint(); !s) spdlog::warn("{}", s.error().message);
   writer.Stop();

@@ -1,9 +1,12 @@
 // Routes of API.md "Jobs": create, list, get, patch, delete, bulk, export.
+#include <signal.h>
+
 #include <algorithm>
 
 #include "core/json.h"
 #include "core/time.h"
 #include "http/job_request.h"
+#include "http/params.h"
 #include "http/server.h"
 #include "schedule/next.h"
 #include "store/migrations.h"
@@ -13,23 +16,6 @@ namespace lsh::http {
 using nlohmann::json;
 
 namespace {
-
-Result<int> LimitParam(const httplib::Request& req, int def, int max) {
-  if (!req.has_param("limit")) return def;
-  std::string v = req.get_param_value("limit");
-  if (v.empty() || v.size() > 9 || !std::all_of(v.begin(), v.end(), ::isdigit))
-    return Error::Invalid("limit must be a whole number from 1 to " + std::to_string(max), "limit");
-  int n = std::stoi(v);
-  if (n < 1 || n > max)
-    return Error::Invalid("limit must be a whole number from 1 to " + std::to_string(max), "limit");
-  return n;
-}
-
-bool TrueParam(const httplib::Request& req, const char* name) {
-  if (!req.has_param(name)) return false;
-  std::string v = req.get_param_value(name);
-  return v.empty() || v == "1" || v == "true" || v == "yes";
-}
 
 std::string CsvField(const std::string& s) {
   if (s.find_first_of(",\"\r\n") == std::string::npos) return s;
@@ -41,26 +27,11 @@ std::string CsvField(const std::string& s) {
   return out + "\"";
 }
 
-std::string UrlEncode(const std::string& s) {
-  static const char* hex = "0123456789ABCDEF";
-  std::string out;
-  for (unsigned char c : s) {
-    if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~') {
-      out += static_cast<char>(c);
-    } else {
-      out += '%';
-      out += hex[c >> 4];
-      out += hex[c & 15];
-    }
-  }
-  return out;
-}
-
 }  // namespace
 
 void HttpServer::AddJobRoutes() {
   router_.Add("POST", "/jobs", [this](Ctx& c) {
-    auto body = ParseBody(c.req);
+    auto body = ParseBody(c.body);
     if (!body) return SendError(c.res, body.error());
     auto spec = JobSpecFromJson(*body);
     if (!spec) return SendError(c.res, spec.error());
@@ -78,6 +49,7 @@ void HttpServer::AddJobRoutes() {
     c.res.status = out->status_code;
     if (out->replayed) c.res.set_header("Idempotent-Replayed", "true");
     if (!out->replayed) c.res.set_header("Location", "/jobs/" + out->job.id);
+    if (out->job.next_run_at) schedules_.Wake();
     c.res.set_content(out->body, "application/json");
   });
 
@@ -122,7 +94,7 @@ void HttpServer::AddJobRoutes() {
   });
 
   auto patch = [this](Ctx& c) {
-    auto body = ParseBody(c.req);
+    auto body = ParseBody(c.body);
     if (!body) return SendError(c.res, body.error());
     if (!body->is_object())
       return SendError(c.res, Error::Invalid("the request body must be a JSON object", ""));
@@ -137,19 +109,28 @@ void HttpServer::AddJobRoutes() {
           return u;
         });
     if (!job) return SendError(c.res, job.error());
+    if (schedule_changed) schedules_.Wake();
     SendJson(c.res, 200, JobToJson(*job));
   };
   router_.Add("PATCH", "/jobs/:id", patch);
   router_.Add("PUT", "/jobs/:id", patch);
 
   router_.Add("DELETE", "/jobs/:id", [this](Ctx& c) {
-    auto job = store_.JobDelete(c.params.at("id"), TrueParam(c.req, "force"));
+    bool force = TrueParam(c.req, "force");
+    if (force) {
+      // Stop first: queued runs are cancelled, running ones signalled.
+      auto stopped = store_.JobStop(c.params.at("id"));
+      if (!stopped) return SendError(c.res, stopped.error());
+      dispatcher_.StopRuns(stopped->running_run_ids, SIGKILL);
+    }
+    auto job = store_.JobDelete(c.params.at("id"), force);
     if (!job) return SendError(c.res, job.error());
+    schedules_.Wake();
     SendJson(c.res, 200, {{"success", true}, {"id", job->id}, {"name", job->spec.name}});
   });
 
   router_.Add("POST", "/jobs/bulk", [this](Ctx& c) {
-    auto body = ParseBody(c.req);
+    auto body = ParseBody(c.body);
     if (!body) return SendError(c.res, body.error());
     if (!body->is_object() || !body->contains("jobs") || !(*body)["jobs"].is_array())
       return SendError(
@@ -174,6 +155,7 @@ void HttpServer::AddJobRoutes() {
       valid_index.push_back(i);
     }
     auto created = store_.JobCreateMany(valid);
+    schedules_.Wake();
     for (size_t k = 0; k < created.size(); ++k) {
       size_t i = valid_index[k];
       if (created[k])

@@ -39,7 +39,7 @@ void HttpServer::AddStatusRoutes() {
                  {"timestamp", FormatTime(clock_.Now())},
                  {"uptime", uptime},
                  {"version", LSH_VERSION},
-                 {"active_commands", 0}};
+                 {"active_commands", dispatcher_.active_count()}};
     if (!store_.healthy()) body["error"] = "database writes failing: " + store_.last_write_error();
     if (stopping_) body["error"] = "shutting down";
     SendJson(c.res, healthy ? 200 : 503, body);

@@ -45,13 +45,13 @@ void SendError(httplib::Response& res, const Error& e) {
   SendJson(res, HttpStatus(e.kind), body);
 }
 
-Result<json> ParseBody(const httplib::Request& req) {
-  if (req.body.find_first_not_of(" \t\r\n") == std::string::npos) return json::object();
-  json j = json::parse(req.body, nullptr, /*allow_exceptions=*/false);
+Result<json> ParseBody(const std::string& body) {
+  if (body.find_first_not_of(" \t\r\n") == std::string::npos) return json::object();
+  json j = json::parse(body, nullptr, /*allow_exceptions=*/false);
   if (j.is_discarded()) {
     // Find where it broke, for the message.
     try {
-      json ignored = json::parse(req.body);
+      json ignored = json::parse(body);
       (void)ignored;
     } catch (const json::parse_error& e) {
       return Error::Invalid(std::string("malformed JSON body: ") + e.what(), "", "malformed_json");
@@ -61,8 +61,14 @@ Result<json> ParseBody(const httplib::Request& req) {
   return j;
 }
 
-HttpServer::HttpServer(ServerOptions options, store::Store& store, const Clock& clock)
-    : options_(std::move(options)), store_(store), clock_(clock), started_(clock.Steady()) {
+HttpServer::HttpServer(ServerOptions options, store::Store& store, const Clock& clock,
+                       exec::Dispatcher& dispatcher, exec::ScheduleLoop& schedules)
+    : options_(std::move(options)),
+      store_(store),
+      clock_(clock),
+      dispatcher_(dispatcher),
+      schedules_(schedules),
+      started_(clock.Steady()) {
   int threads = options_.threads;
   server_.new_task_queue = [threads] { return new httplib::ThreadPool(threads); };
   server_.set_payload_max_length(options_.max_body_bytes);
@@ -71,18 +77,38 @@ HttpServer::HttpServer(ServerOptions options, store::Store& store, const Clock& 
   server_.set_read_timeout(30);
   server_.set_write_timeout(30);
   server_.set_tcp_nodelay(true);
-  for (const char* m : {"GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"}) {
+  // Bodies are read here, not by cpp-httplib: it refuses (400) a POST that
+  // has neither Content-Length nor chunked encoding, which HTTP/1.1 reads as
+  // an empty body and which `curl -X POST` sends.
+  for (const char* m : {"POST", "PUT", "PATCH", "DELETE"}) {
     std::string method = m;
-    auto h = [this, method](const httplib::Request& req, httplib::Response& res) {
-      Dispatch(method, req, res);
+    auto h = [this, method](const httplib::Request& req, httplib::Response& res,
+                            const httplib::ContentReader& reader) {
+      std::string body;
+      if (req.has_header("Content-Length") || req.has_header("Transfer-Encoding")) {
+        bool ok = reader([&](const char* data, size_t n) {
+          body.append(data, n);
+          return true;
+        });
+        if (!ok) {
+          if (res.status < 400) res.status = 400;
+          return;  // 413 (too large) or a broken body: the error handler answers
+        }
+      }
+      Dispatch(method, req, res, body);
     };
-    if (method == "GET") server_.Get(".*", h);
     if (method == "POST") server_.Post(".*", h);
     if (method == "PUT") server_.Put(".*", h);
     if (method == "PATCH") server_.Patch(".*", h);
     if (method == "DELETE") server_.Delete(".*", h);
-    if (method == "OPTIONS") server_.Options(".*", h);
   }
+  static const std::string kNoBody;
+  server_.Get(".*", [this](const httplib::Request& req, httplib::Response& res) {
+    Dispatch("GET", req, res, kNoBody);
+  });
+  server_.Options(".*", [this](const httplib::Request& req, httplib::Response& res) {
+    Dispatch("OPTIONS", req, res, kNoBody);
+  });
   // Errors cpp-httplib answers itself (413 body too large, 400 bad request
   // line) get the same JSON error shape as ours.
   server_.set_error_handler(httplib::Server::HandlerWithResponse([this](const httplib::Request& req,
@@ -182,7 +208,7 @@ void HttpServer::ApplyCors(const httplib::Request& req, httplib::Response& res) 
 }
 
 void HttpServer::Dispatch(const std::string& method, const httplib::Request& req,
-                          httplib::Response& res) {
+                          httplib::Response& res, const std::string& body) {
   auto t0 = std::chrono::steady_clock::now();
   ApplyCors(req, res);
   auto match = router_.Find(method, req.path);
@@ -216,7 +242,7 @@ void HttpServer::Dispatch(const std::string& method, const httplib::Request& req
               Error{ErrorKind::kMethod, "method_not_allowed",
                     method + " is not allowed on " + req.path + " (allowed: " + allow + ")", ""});
   } else {
-    Ctx ctx{req, res, match.params};
+    Ctx ctx{req, res, match.params, body};
     (*match.handler)(ctx);
   }
   auto ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0);
@@ -226,6 +252,7 @@ void HttpServer::Dispatch(const std::string& method, const httplib::Request& req
 void HttpServer::AddRoutes() {
   AddStatusRoutes();
   AddJobRoutes();
+  AddRunRoutes();
 }
 
 }  // namespace lsh::http

@@ -27,6 +27,8 @@
 
 #include "core/clock.h"
 #include "core/error.h"
+#include "exec/dispatcher.h"
+#include "exec/schedule_loop.h"
 #include "http/router.h"
 #include "store/store.h"
 
@@ -49,6 +51,7 @@ struct Ctx {
   const httplib::Request& req;
   httplib::Response& res;
   const Params& params;
+  const std::string& body;  // the request body ("" when the request has none)
 };
 using Handler = std::function<void(Ctx&)>;
 
@@ -56,11 +59,12 @@ void SendJson(httplib::Response& res, int status, const nlohmann::json& body);
 void SendError(httplib::Response& res, const Error& e);
 int HttpStatus(ErrorKind k);
 // The body as JSON; an empty body reads as {}. Malformed JSON is a 400.
-Result<nlohmann::json> ParseBody(const httplib::Request& req);
+Result<nlohmann::json> ParseBody(const std::string& body);
 
 class HttpServer {
  public:
-  HttpServer(ServerOptions options, store::Store& store, const Clock& clock);
+  HttpServer(ServerOptions options, store::Store& store, const Clock& clock,
+             exec::Dispatcher& dispatcher, exec::ScheduleLoop& schedules);
   ~HttpServer();
 
   Result<int> Bind();  // binds host:port (port 0: any); returns the port
@@ -70,17 +74,21 @@ class HttpServer {
   bool shutting_down() const { return stopping_.load(); }
 
  private:
-  void Dispatch(const std::string& method, const httplib::Request& req, httplib::Response& res);
+  void Dispatch(const std::string& method, const httplib::Request& req, httplib::Response& res,
+                const std::string& body);
   bool Authorized(const httplib::Request& req) const;
   void ApplyCors(const httplib::Request& req, httplib::Response& res) const;
   void AddRoutes();
   void AddJobRoutes();
   void AddStatusRoutes();
+  void AddRunRoutes();
 
   // Constant after construction.
   const ServerOptions options_;
   store::Store& store_;
   const Clock& clock_;
+  exec::Dispatcher& dispatcher_;
+  exec::ScheduleLoop& schedules_;
   const SteadyTime started_;
   Router<Handler> router_;
   httplib::Server server_;

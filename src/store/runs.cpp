@@ -25,7 +25,9 @@ constexpr const char* kRunColumns =
     "r.error_message, r.version, r.created_at, r.updated_at";
 constexpr const char* kRunFrom = " FROM runs r JOIN jobs j ON j.id = r.job_id ";
 
-std::string Str(const SQLite::Column& c) { return c.isNull() ? std::string() : c.getString(); }
+std::string Str(const SQLite::Column& c) {
+  return c.isNull() ? std::string() : c.getString();
+}
 
 Run RowToRun(SQLite::Statement& q) {
   Run r;
@@ -280,12 +282,12 @@ Result<std::vector<ClaimedRun>> Store::RunClaim(const std::string& boot_id, int 
   std::optional<Result<std::vector<ClaimedRun>>> out;
   Status st = writer_.Write([&](WriteTx& tx) -> Status {
     std::string now = FormatTime(tx.now);
-    SQLite::Statement& q = tx.stmts.Get(
-        std::string("SELECT ") + kRunColumns + ", j.overlap_policy" + kRunFrom +
-        "WHERE r.status = 'queued' AND (r.not_before IS NULL OR r.not_before <= ?1) "
-        "AND (j.overlap_policy = 'allow' OR NOT EXISTS (SELECT 1 FROM runs x WHERE "
-        "x.job_id = r.job_id AND x.status = 'running')) "
-        "ORDER BY r.priority DESC, r.queued_at, r.id LIMIT ?2");
+    SQLite::Statement& q =
+        tx.stmts.Get(std::string("SELECT ") + kRunColumns + ", j.overlap_policy" + kRunFrom +
+                     "WHERE r.status = 'queued' AND (r.not_before IS NULL OR r.not_before <= ?1) "
+                     "AND (j.overlap_policy = 'allow' OR NOT EXISTS (SELECT 1 FROM runs x WHERE "
+                     "x.job_id = r.job_id AND x.status = 'running')) "
+                     "ORDER BY r.priority DESC, r.queued_at, r.id LIMIT ?2");
     q.bind(1, now);
     q.bind(2, limit * 4);  // room for runs skipped as a second run of one job
     std::vector<Run> picked;
@@ -385,10 +387,10 @@ Result<std::vector<AbandonedRun>> Store::RunRecoverAbandoned(const std::string& 
       o.status = "failed";
       o.completed_at = tx.now;
       o.duration_ms =
-          r.started_at ? std::chrono::duration_cast<std::chrono::milliseconds>(tx.now -
-                                                                                *r.started_at)
-                             .count()
-                       : 0;
+          r.started_at
+              ? std::chrono::duration_cast<std::chrono::milliseconds>(tx.now - *r.started_at)
+                    .count()
+              : 0;
       o.error_type = "abandoned";
       o.error_message = "the daemon stopped (boot " + r.boot_id +
                         ") while this run was running; its process group was killed";
@@ -519,8 +521,7 @@ Result<std::pair<Job, std::optional<Run>>> Store::JobStart(
       return Status::Ok();
     }
     std::optional<SysTime> next = next_run(*job);
-    SQLite::Statement& p =
-        tx.stmts.Get("UPDATE jobs SET paused = 0, next_run_at = ? WHERE id = ?");
+    SQLite::Statement& p = tx.stmts.Get("UPDATE jobs SET paused = 0, next_run_at = ? WHERE id = ?");
     BindOptTime(p, 1, next);
     p.bind(2, job->id);
     p.exec();
@@ -589,9 +590,9 @@ Result<FireResult> Store::ScheduleFire(const std::string& job_id, const FirePlan
       (*missed)["overlapSkipped"] = true;
       if (plan.on_time_fire) (*missed)["skippedFire"] = FormatTime(*plan.on_time_fire);
     } else {
-      for (SysTime t : plan.catchup_fires)
-        result.runs.push_back(Enqueue(tx, job_id, "catchup", t));
-      if (plan.on_time_fire) result.runs.push_back(Enqueue(tx, job_id, "schedule", plan.on_time_fire));
+      for (SysTime t : plan.catchup_fires) result.runs.push_back(Enqueue(tx, job_id, "catchup", t));
+      if (plan.on_time_fire)
+        result.runs.push_back(Enqueue(tx, job_id, "schedule", plan.on_time_fire));
     }
     Job refreshed = RefreshJob(tx, job_id);
     if (missed) {

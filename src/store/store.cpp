@@ -15,7 +15,6 @@ using nlohmann::json;
 
 namespace internal {
 
-
 std::optional<SysTime> OptTime(const SQLite::Column& c) {
   if (c.isNull()) return std::nullopt;
   return ParseTime(c.getString());
@@ -81,7 +80,6 @@ void BindOptTime(SQLite::Statement& q, int i, const std::optional<SysTime>& t) {
   else
     q.bind(i);
 }
-
 
 void BindSpec(SQLite::Statement& q, int first, const JobSpec& s) {
   int i = first;
