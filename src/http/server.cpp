@@ -1,6 +1,7 @@
 #include "http/server.h"
 
 #include <openssl/crypto.h>
+#include <sys/socket.h>
 #include <spdlog/spdlog.h>
 
 #include <chrono>
@@ -158,6 +159,7 @@ Result<int> HttpServer::Bind() {
   } else {
     port = server_.bind_to_port(options_.host, options_.port) ? options_.port : -1;
   }
+  if (port > 0) ::listen(server_.listen_fd(), 4096);  // the kernel caps it at somaxconn
   if (port <= 0)
     return Error::Unavailable("cannot listen on " + options_.host + ":" +
                                   std::to_string(options_.port) +

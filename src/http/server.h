@@ -61,6 +61,14 @@ int HttpStatus(ErrorKind k);
 // The body as JSON; an empty body reads as {}. Malformed JSON is a 400.
 Result<nlohmann::json> ParseBody(const std::string& body);
 
+// cpp-httplib's server with access to its listening socket, so the listen
+// backlog can be raised above the 5 the Debian library was compiled with (a
+// burst of new connections would otherwise see resets).
+class ListeningServer : public httplib::Server {
+ public:
+  int listen_fd() const { return static_cast<int>(svr_sock_); }
+};
+
 class HttpServer {
  public:
   HttpServer(ServerOptions options, store::Store& store, const Clock& clock,
@@ -91,7 +99,7 @@ class HttpServer {
   exec::ScheduleLoop& schedules_;
   const SteadyTime started_;
   Router<Handler> router_;
-  httplib::Server server_;
+  ListeningServer server_;
 
   std::atomic<bool> stopping_{false};
   std::thread thread_;

@@ -21,6 +21,7 @@ TEST_CASE("every acknowledged create survives kill -9 with its event and outbox 
   constexpr int kClients = 16, kPer = 40;
   std::mutex mu;
   std::set<std::string> acked;  // ids the daemon answered 201 for
+  std::vector<std::string> failures;
   std::vector<std::thread> threads;
   for (int c = 0; c < kClients; ++c) {
     threads.emplace_back([&, c] {
@@ -29,15 +30,19 @@ TEST_CASE("every acknowledged create survives kill -9 with its event and outbox 
         json body = {{"name", "burst-" + std::to_string(c) + "-" + std::to_string(i)},
                      {"command", "true"}};
         auto r = cli->Post("/jobs", body.dump(), "application/json");
+        std::lock_guard<std::mutex> lock(mu);
         if (r && r->status == 201) {
-          std::lock_guard<std::mutex> lock(mu);
           acked.insert(json::parse(r->body)["id"].get<std::string>());
+        } else {
+          failures.push_back(r ? std::to_string(r->status) + " " + r->body
+                               : "transport error " + httplib::to_string(r.error()));
         }
       }
     });
   }
   for (auto& t : threads) t.join();
   d.Kill9();  // right after the last acknowledgement, no clean shutdown
+  INFO((failures.empty() ? std::string("no failures") : failures.front()));
   REQUIRE(acked.size() == kClients * kPer);
 
   d.Restart();
