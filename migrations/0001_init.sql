@@ -83,10 +83,11 @@ CREATE TABLE runs (
 );
 -- GET /jobs/:id/runs, newest first.
 CREATE INDEX runs_job ON runs (job_id, id);
--- The dispatcher's queue: priority, then queue time.
-CREATE INDEX runs_queue ON runs (priority DESC, queued_at, id) WHERE status = 'queued';
--- Active runs (recovery, overlap checks, /status).
-CREATE INDEX runs_active ON runs (status, job_id) WHERE (status = 'queued' OR status = 'running');
+-- Active runs of a job (job status, overlap checks, recovery, /status):
+-- only queued and running rows are indexed, so the lookups stay small however
+-- many runs a job has had.
+CREATE INDEX runs_active ON runs (job_id, status) WHERE (status = 'queued' OR status = 'running');
+CREATE INDEX runs_active_status ON runs (status) WHERE (status = 'queued' OR status = 'running');
 -- Retention and the failures view.
 CREATE INDEX runs_completed ON runs (completed_at) WHERE completed_at IS NOT NULL;
 

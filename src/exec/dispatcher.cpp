@@ -138,10 +138,7 @@ void Dispatcher::Loop() {
     }
     std::vector<std::pair<std::string, int64_t>> pids;
     for (const auto& c : *claimed) Launch(c, pids);
-    if (!pids.empty()) {
-      if (auto s = store_.RunSetPids(pids); !s)
-        spdlog::error("cannot record pids: {}", s.error().message);
-    }
+    if (!pids.empty()) store_.RunSetPids(std::move(pids));
     if (static_cast<int>(claimed->size()) == free_slots) {
       std::lock_guard<std::mutex> lock(mu_);
       wake_ = true;  // there may be more waiting

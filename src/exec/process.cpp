@@ -50,6 +50,23 @@ int OpenLog(const std::string& path, std::string& error) {
   return fd;
 }
 
+// Creates a log file's directory if needed and checks it is a writable
+// directory; returns an error message or "".
+std::string CheckLogDir(const std::string& path) {
+  std::error_code ec;
+  auto parent = std::filesystem::path(path).parent_path();
+  if (parent.empty()) parent = ".";
+  if (!std::filesystem::is_directory(parent, ec)) {
+    std::filesystem::create_directories(parent, ec);
+    if (ec) return "cannot create log directory \"" + parent.string() + "\": " + ec.message();
+  }
+  if (::access(parent.c_str(), W_OK) != 0)
+    return "cannot open log file \"" + path + "\": " + Errno(errno);
+  if (std::filesystem::is_directory(path, ec))
+    return "cannot open log file \"" + path + "\": it is a directory";
+  return "";
+}
+
 // The last `cap` bytes of a stream. Appends are amortized O(n): the buffer
 // grows to 2*cap before its front is cut.
 class Tail {
@@ -77,7 +94,7 @@ class Tail {
 // One output stream of the child: pipe read end -> log file + tail.
 struct Stream {
   int& rd;
-  int log;
+  int& log;  // opened on the first output: a run that prints nothing creates no file
   const char* name;
   const std::string& path;
   Tail tail;
@@ -99,7 +116,16 @@ struct Stream {
 
   void Consume(const char* p, size_t n, std::string& error) {
     tail.Append(p, n);
-    if (log < 0 || log_failed) return;
+    if (log_failed || path.empty()) return;
+    if (log < 0) {
+      std::string open_error;
+      log = OpenLog(path, open_error);
+      if (log < 0) {
+        log_failed = true;
+        if (error.empty()) error = open_error;
+        return;
+      }
+    }
     while (n > 0) {
       ssize_t w = ::write(log, p, n);
       if (w < 0 && errno == EINTR) continue;
@@ -235,13 +261,12 @@ void Process::Spawn() {
   }
   spawn_error_ = CheckCwd(spec_.cwd);
   if (!spawn_error_.empty()) return;
-  if (!spec_.stdout_path.empty()) {
-    stdout_log_ = OpenLog(spec_.stdout_path, spawn_error_);
-    if (stdout_log_ < 0) return;
-  }
-  if (!spec_.stderr_path.empty()) {
-    stderr_log_ = OpenLog(spec_.stderr_path, spawn_error_);
-    if (stderr_log_ < 0) return;
+  // The log files are created on the first output (creating a file costs
+  // more than spawning `true`); here only their directory is checked.
+  for (const std::string* path : {&spec_.stdout_path, &spec_.stderr_path}) {
+    if (path->empty()) continue;
+    spawn_error_ = CheckLogDir(*path);
+    if (!spawn_error_.empty()) return;
   }
 
   // O_CLOEXEC so a concurrent spawn elsewhere in the daemon never inherits

@@ -234,6 +234,12 @@ Status Apply(JobSpec& spec, const json& body) {
       spec.database_sync = v.get<bool>();
     } else if (key == "schedule") {
       if (auto s = ApplySchedule(spec.schedule, v); !s) return s;
+    } else if (key == "overlapPolicy" || key == "misfirePolicy") {
+      // Also accepted at the top level, so a job without a schedule can say
+      // how its manual triggers overlap.
+      std::string& field = key == "overlapPolicy" ? spec.schedule.overlap : spec.schedule.misfire;
+      if (auto s = GetString(v, "schedule." + key, field, true, 32); !s) return s;
+      if (auto s = schedule::Validate(spec.schedule); !s) return s;
     } else if (ReadOnlyFields().count(key)) {
       continue;
     } else {

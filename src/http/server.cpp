@@ -1,8 +1,8 @@
 #include "http/server.h"
 
 #include <openssl/crypto.h>
-#include <sys/socket.h>
 #include <spdlog/spdlog.h>
+#include <sys/socket.h>
 
 #include <chrono>
 

@@ -91,8 +91,8 @@ Job RefreshJob(WriteTx& tx, const std::string& job_id) {
   auto job = Store::JobLoad(tx.stmts, job_id);
   assert(job.has_value());
   SQLite::Statement& q = tx.stmts.Get(
-      "SELECT coalesce(sum(status = 'running'), 0), coalesce(sum(status = 'queued'), 0) "
-      "FROM runs WHERE job_id = ? AND (status = 'running' OR status = 'queued')");
+      "SELECT (SELECT count(*) FROM runs WHERE job_id = ?1 AND status = 'running'), "
+      "(SELECT count(*) FROM runs WHERE job_id = ?1 AND status = 'queued')");
   q.bind(1, job_id);
   q.executeStep();
   int64_t running = q.getColumn(0).getInt64();
@@ -334,8 +334,8 @@ Result<std::vector<ClaimedRun>> Store::RunClaim(const std::string& boot_id, int 
   return Unwrap(st, out);
 }
 
-Status Store::RunSetPids(const std::vector<std::pair<std::string, int64_t>>& pids) {
-  return writer_.Write([&](WriteTx& tx) -> Status {
+void Store::RunSetPids(std::vector<std::pair<std::string, int64_t>> pids) {
+  (void)writer_.Submit([pids = std::move(pids)](WriteTx& tx) -> Status {
     for (const auto& [run_id, pid] : pids) {
       SQLite::Statement& u = tx.stmts.Get(
           "UPDATE runs SET pid = ?, version = version + 1, updated_at = ? WHERE id = ? AND "

@@ -135,8 +135,8 @@ Error ReadError(const std::exception& e) {
 
 int64_t ActiveRunCount(StmtCache& stmts, const std::string& job_id) {
   SQLite::Statement& q = stmts.Get(
-      "SELECT count(*) FROM runs WHERE job_id = ? AND status IN "
-      "('queued','running')");
+      "SELECT (SELECT count(*) FROM runs WHERE job_id = ?1 AND status = 'running') + "
+      "(SELECT count(*) FROM runs WHERE job_id = ?1 AND status = 'queued')");
   q.bind(1, job_id);
   q.executeStep();
   return q.getColumn(0).getInt64();
@@ -521,8 +521,8 @@ Result<StatusCounts> Store::Counts() {
     }
     {
       SQLite::Statement& q = stmts.Get(
-          "SELECT status, count(*) FROM runs WHERE status IN "
-          "('queued','running') GROUP BY status");
+          "SELECT status, count(*) FROM runs WHERE (status = 'queued' OR status = 'running') "
+          "GROUP BY status");
       while (q.executeStep()) {
         (q.getColumn(0).getString() == "queued" ? c.runs_queued : c.runs_running) =
             q.getColumn(1).getInt64();

@@ -159,7 +159,10 @@ class Store {
   // Claims up to `limit` queued runs that may start now (priority, then
   // queue time; one per job unless its overlap policy is "allow").
   Result<std::vector<ClaimedRun>> RunClaim(const std::string& boot_id, int limit);
-  Status RunSetPids(const std::vector<std::pair<std::string, int64_t>>& pids);
+  // Records pids without waiting for the commit (the dispatcher's loop must
+  // not stall on it). The writer keeps submission order, so a run's pid is
+  // written before its RunFinish.
+  void RunSetPids(std::vector<std::pair<std::string, int64_t>> pids);
   // Ends a run; queues its retry when the job's policy asks (backoff from
   // retryDelay, doubled per attempt, with jitter).
   Result<FinishResult> RunFinish(const std::string& run_id, const RunOutcome& outcome);
