@@ -67,10 +67,11 @@ std::optional<Run> LoadRun(StmtCache& stmts, std::string_view id) {
   return RowToRun(q);
 }
 
-// The data of a run event: the job's fields plus the run's (API.md "Events").
-std::string RunEventData(const Job& job, const Run& run) {
-  json d = JobToJson(job);
-  d["run"] = RunToJson(run);
+// The data of a run event: the job's fields plus the run's (API.md
+// "Events"). Takes the JSON already built for the outbox rows.
+std::string RunEventData(json job_json, const Run& run, json run_json) {
+  json& d = job_json;
+  d["run"] = std::move(run_json);
   d["runId"] = run.id;
   d["attempt"] = run.attempt;
   d["exitCode"] = run.exit_code ? json(*run.exit_code) : json(nullptr);
@@ -80,14 +81,23 @@ std::string RunEventData(const Job& job, const Run& run) {
   return d.dump();
 }
 
-void OutboxRun(WriteTx& tx, const Job& job, const Run& run) {
+// Writes the run's outbox row; returns the run's JSON for its event.
+json OutboxRun(WriteTx& tx, const Job& job, const Run& run) {
+  json rj = RunToJson(run);
   if (job.spec.database_sync)
-    Store::OutboxAppend(tx, "run", run.id, "upsert", run.version, RunToJson(run).dump());
+    Store::OutboxAppend(tx, "run", run.id, "upsert", run.version, rj.dump());
+  return rj;
 }
+
+// A job as RefreshJob left it, with its JSON (for the event that follows).
+struct JobState {
+  Job job;
+  json json_;
+};
 
 // Recomputes a job's derived status after its runs or pause changed, bumps
 // its version and writes its outbox row. Returns the job as stored.
-Job RefreshJob(WriteTx& tx, const std::string& job_id) {
+JobState RefreshJob(WriteTx& tx, const std::string& job_id) {
   auto job = Store::JobLoad(tx.stmts, job_id);
   assert(job.has_value());
   SQLite::Statement& q = tx.stmts.Get(
@@ -117,9 +127,10 @@ Job RefreshJob(WriteTx& tx, const std::string& job_id) {
   u.bind(3, FormatTime(tx.now));
   u.bind(4, job_id);
   u.exec();
+  json j = JobToJson(*job);
   if (job->spec.database_sync)
-    Store::OutboxAppend(tx, "job", job->id, "upsert", job->version, JobToJson(*job).dump());
-  return *job;
+    Store::OutboxAppend(tx, "job", job->id, "upsert", job->version, j.dump());
+  return {std::move(*job), std::move(j)};
 }
 
 Run InsertRun(WriteTx& tx, const Job& job, const std::string& trigger,
@@ -157,7 +168,6 @@ Run InsertRun(WriteTx& tx, const Job& job, const std::string& trigger,
   q.bind(10, now);
   q.bind(11, now);
   q.exec();
-  OutboxRun(tx, job, r);
   return r;
 }
 
@@ -168,9 +178,10 @@ Run Enqueue(WriteTx& tx, const std::string& job_id, const std::string& trigger,
   auto job = Store::JobLoad(tx.stmts, job_id);
   assert(job.has_value());
   Run r = InsertRun(tx, *job, trigger, scheduled_for, attempt, first_run_id, not_before);
-  Job refreshed = RefreshJob(tx, job_id);
+  json rj = OutboxRun(tx, *job, r);
+  JobState state = RefreshJob(tx, job_id);
   Store::EventAppend(tx, trigger == "retry" ? "run:retrying" : "run:queued", job_id, r.id,
-                     RunEventData(refreshed, r));
+                     RunEventData(std::move(state.json_), r, std::move(rj)));
   return r;
 }
 
@@ -237,12 +248,14 @@ FinishResult Finish(WriteTx& tx, Run run, const RunOutcome& o) {
   last.bind(1, run.id);
   last.bind(2, run.job_id);
   last.exec();
-  Job job = RefreshJob(tx, run.job_id);
-  OutboxRun(tx, job, run);
+  JobState state = RefreshJob(tx, run.job_id);
+  const Job& job = state.job;
+  json rj = OutboxRun(tx, job, run);
   const char* type = run.status == "completed" ? "job:completed"
                      : run.status == "killed"  ? "job:stopped"
                                                : "job:failed";
-  Store::EventAppend(tx, type, job.id, run.id, RunEventData(job, run));
+  Store::EventAppend(tx, type, job.id, run.id,
+                     RunEventData(std::move(state.json_), run, std::move(rj)));
   FinishResult result{run, std::nullopt};
   bool failed = run.status == "failed" || run.status == "timeout";
   if (failed && o.retryable && !job.paused && run.attempt <= job.spec.max_retries) {
@@ -323,10 +336,11 @@ Result<std::vector<ClaimedRun>> Store::RunClaim(const std::string& boot_id, int 
       last.bind(1, r.id);
       last.bind(2, r.job_id);
       last.exec();
-      Job job = RefreshJob(tx, r.job_id);
-      OutboxRun(tx, job, r);
-      EventAppend(tx, "job:started", job.id, r.id, RunEventData(job, r));
-      claimed.push_back({r, job.spec});
+      JobState state = RefreshJob(tx, r.job_id);
+      json rj = OutboxRun(tx, state.job, r);
+      EventAppend(tx, "job:started", r.job_id, r.id,
+                  RunEventData(std::move(state.json_), r, std::move(rj)));
+      claimed.push_back({r, std::move(state.job.spec)});
     }
     out = std::move(claimed);
     return Status::Ok();
@@ -499,8 +513,9 @@ Result<Store::StopResult> Store::JobStop(std::string_view id_or_name) {
       u.exec();
       OutboxRun(tx, *job, r);
     }
-    result.job = RefreshJob(tx, job->id);
-    json data = JobToJson(result.job);
+    JobState state = RefreshJob(tx, job->id);
+    result.job = std::move(state.job);
+    json data = std::move(state.json_);
     data["cancelledRuns"] = queued.size();
     data["runningRuns"] = result.running_run_ids;
     EventAppend(tx, "job:stopped", job->id, "", data.dump());
@@ -528,9 +543,9 @@ Result<std::pair<Job, std::optional<Run>>> Store::JobStart(
     std::optional<Run> run;
     if (job->spec.schedule.kind == ScheduleKind::kNone)
       run = Enqueue(tx, job->id, "manual", std::nullopt);
-    Job refreshed = RefreshJob(tx, job->id);
-    EventAppend(tx, "job:updated", job->id, "", JobToJson(refreshed).dump());
-    out = std::make_pair(refreshed, run);
+    JobState state = RefreshJob(tx, job->id);
+    EventAppend(tx, "job:updated", job->id, "", state.json_.dump());
+    out = std::make_pair(std::move(state.job), run);
     return Status::Ok();
   });
   return Unwrap(st, out);
@@ -594,9 +609,9 @@ Result<FireResult> Store::ScheduleFire(const std::string& job_id, const FirePlan
       if (plan.on_time_fire)
         result.runs.push_back(Enqueue(tx, job_id, "schedule", plan.on_time_fire));
     }
-    Job refreshed = RefreshJob(tx, job_id);
+    JobState state = RefreshJob(tx, job_id);
     if (missed) {
-      json data = JobToJson(refreshed);
+      json data = std::move(state.json_);
       data["misfire"] = *missed;
       data["runsCreated"] = result.runs.size();
       EventAppend(tx, "schedule:missed", job_id, "", data.dump());

@@ -89,7 +89,7 @@ void Writer::RunBatch(std::deque<Task>& batch) {
       Status s;
       int64_t events_before = tx.last_event_id;
       try {
-        db_->exec("SAVEPOINT w");
+        stmts_.Get("SAVEPOINT w").exec();
         try {
           s = task.apply(tx);
         } catch (const std::exception& e) {
@@ -97,10 +97,10 @@ void Writer::RunBatch(std::deque<Task>& batch) {
         }
         if (!s.ok()) {
           stmts_.ResetAll();
-          db_->exec("ROLLBACK TO w");
+          stmts_.Get("ROLLBACK TO w").exec();
           tx.last_event_id = events_before;
         }
-        db_->exec("RELEASE w");
+        stmts_.Get("RELEASE w").exec();
       } catch (const std::exception& e) {
         s = Error::Unavailable(std::string("write failed: ") + e.what(), "db_write_failed");
       }
