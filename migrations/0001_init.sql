@@ -88,6 +88,9 @@ CREATE INDEX runs_job ON runs (job_id, id);
 -- many runs a job has had.
 CREATE INDEX runs_active ON runs (job_id, status) WHERE (status = 'queued' OR status = 'running');
 CREATE INDEX runs_active_status ON runs (status) WHERE (status = 'queued' OR status = 'running');
+-- The dispatcher's queue, in claim order: priority, then queue time. The
+-- claim reads it from the front, so a long queue costs nothing.
+CREATE INDEX runs_queue ON runs (priority DESC, queued_at, id) WHERE status = 'queued';
 -- Retention and the failures view.
 CREATE INDEX runs_completed ON runs (completed_at) WHERE completed_at IS NOT NULL;
 
@@ -126,6 +129,9 @@ CREATE TABLE outbox (
   last_error    TEXT,
   delivered_at  TEXT
 );
+-- Pending rows, for /status and /metrics (depth, oldest) and the relay.
+CREATE INDEX outbox_pending ON outbox (id) WHERE state = 'pending';
+CREATE INDEX outbox_parked ON outbox (id) WHERE state = 'parked';
 
 -- Idempotency-Key replay for POST /jobs: the first response is kept.
 CREATE TABLE idempotency_keys (

@@ -97,12 +97,14 @@ struct JobState {
 
 // Recomputes a job's derived status after its runs or pause changed, bumps
 // its version and writes its outbox row. Returns the job as stored.
-JobState RefreshJob(WriteTx& tx, const std::string& job_id) {
+// `row_changed`: the caller changed the job row itself (last run, pause,
+// next fire); otherwise an unchanged status leaves the row as it was.
+JobState RefreshJob(WriteTx& tx, const std::string& job_id, bool row_changed = true) {
   auto job = Store::JobLoad(tx.stmts, job_id);
   assert(job.has_value());
   SQLite::Statement& q = tx.stmts.Get(
-      "SELECT (SELECT count(*) FROM runs WHERE job_id = ?1 AND status = 'running'), "
-      "(SELECT count(*) FROM runs WHERE job_id = ?1 AND status = 'queued')");
+      "SELECT EXISTS (SELECT 1 FROM runs WHERE job_id = ?1 AND status = 'running'), "
+      "EXISTS (SELECT 1 FROM runs WHERE job_id = ?1 AND status = 'queued')");
   q.bind(1, job_id);
   q.executeStep();
   int64_t running = q.getColumn(0).getInt64();
@@ -117,6 +119,10 @@ JobState RefreshJob(WriteTx& tx, const std::string& job_id) {
     status = "scheduled";
   else
     status = RestingStatus(*job, job->next_run_at);
+  if (!row_changed && status == job->status) {
+    json same = JobToJson(*job);
+    return {std::move(*job), std::move(same)};
+  }
   job->status = status;
   job->version++;
   job->updated_at = tx.now;
@@ -171,7 +177,8 @@ Run InsertRun(WriteTx& tx, const Job& job, const std::string& trigger,
   return r;
 }
 
-// Queues a run of `job` and writes run:queued (or run:retrying).
+// Queues a run of `job` and writes run:queued (or run:retrying). The job row
+// changes only if its status does (a busy job stays "running").
 Run Enqueue(WriteTx& tx, const std::string& job_id, const std::string& trigger,
             std::optional<SysTime> scheduled_for, int attempt = 1,
             const std::string& first_run_id = "", std::optional<SysTime> not_before = {}) {
@@ -179,7 +186,7 @@ Run Enqueue(WriteTx& tx, const std::string& job_id, const std::string& trigger,
   assert(job.has_value());
   Run r = InsertRun(tx, *job, trigger, scheduled_for, attempt, first_run_id, not_before);
   json rj = OutboxRun(tx, *job, r);
-  JobState state = RefreshJob(tx, job_id);
+  JobState state = RefreshJob(tx, job_id, /*row_changed=*/false);
   Store::EventAppend(tx, trigger == "retry" ? "run:retrying" : "run:queued", job_id, r.id,
                      RunEventData(std::move(state.json_), r, std::move(rj)));
   return r;
@@ -296,7 +303,8 @@ Result<std::vector<ClaimedRun>> Store::RunClaim(const std::string& boot_id, int 
   Status st = writer_.Write([&](WriteTx& tx) -> Status {
     std::string now = FormatTime(tx.now);
     SQLite::Statement& q =
-        tx.stmts.Get(std::string("SELECT ") + kRunColumns + ", j.overlap_policy" + kRunFrom +
+        tx.stmts.Get(std::string("SELECT ") + kRunColumns + ", j.overlap_policy" +
+                     " FROM runs r INDEXED BY runs_queue JOIN jobs j ON j.id = r.job_id "
                      "WHERE r.status = 'queued' AND (r.not_before IS NULL OR r.not_before <= ?1) "
                      "AND (j.overlap_policy = 'allow' OR NOT EXISTS (SELECT 1 FROM runs x WHERE "
                      "x.job_id = r.job_id AND x.status = 'running')) "

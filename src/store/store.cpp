@@ -133,10 +133,10 @@ Error ReadError(const std::exception& e) {
   return Error::Unavailable(std::string("database read failed: ") + e.what(), "db_read_failed");
 }
 
-int64_t ActiveRunCount(StmtCache& stmts, const std::string& job_id) {
+int64_t ActiveRunCount(StmtCache& stmts, const std::string& job_id) {  // 0, 1 or 2: kinds present
   SQLite::Statement& q = stmts.Get(
-      "SELECT (SELECT count(*) FROM runs WHERE job_id = ?1 AND status = 'running') + "
-      "(SELECT count(*) FROM runs WHERE job_id = ?1 AND status = 'queued')");
+      "SELECT EXISTS (SELECT 1 FROM runs WHERE job_id = ?1 AND status = 'running') + "
+      "EXISTS (SELECT 1 FROM runs WHERE job_id = ?1 AND status = 'queued')");
   q.bind(1, job_id);
   q.executeStep();
   return q.getColumn(0).getInt64();
@@ -529,8 +529,9 @@ Result<StatusCounts> Store::Counts() {
       }
     }
     {
-      SQLite::Statement& q =
-          stmts.Get("SELECT count(*), min(created_at) FROM outbox WHERE state = 'pending'");
+      SQLite::Statement& q = stmts.Get(
+          "SELECT (SELECT count(*) FROM outbox WHERE state = 'pending'), "
+          "(SELECT created_at FROM outbox WHERE state = 'pending' ORDER BY id LIMIT 1)");
       q.executeStep();
       c.outbox_pending = q.getColumn(0).getInt64();
       c.outbox_oldest_pending = OptTime(q.getColumn(1));
