@@ -21,6 +21,7 @@
 
 #include "core/clock.h"
 #include "exec/process.h"
+#include "support/daemon.h"
 
 namespace {
 
@@ -53,14 +54,9 @@ std::string ReadFile(const fs::path& p) {
   return ss.str();
 }
 
-// Polls `cond` until it holds or `deadline` passes.
+// Polls `cond` until it holds or `deadline` passes (the shared test helper).
 bool Eventually(const std::function<bool()>& cond, std::chrono::milliseconds deadline) {
-  auto until = std::chrono::steady_clock::now() + deadline;
-  while (!cond()) {
-    if (std::chrono::steady_clock::now() > until) return false;
-    std::this_thread::sleep_for(2ms);
-  }
-  return true;
+  return lsh::test::WaitFor(cond, deadline, std::chrono::milliseconds(2));
 }
 
 // Collects outcomes delivered to on_done.
