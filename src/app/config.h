@@ -27,9 +27,10 @@ struct Config {
   int metrics_port = 9091;                // LSH_METRICS_PORT / --metrics-port
   // LSH_MAX_BODY_BYTES: bodies above are refused (413) before being read.
   size_t max_body_bytes = 1 << 20;
-  // LSH_HTTP_THREADS: worker threads; each open keep-alive connection or SSE
-  // stream holds one. More threads cost only stack address space.
-  int http_threads = 128;
+  // LSH_HTTP_THREADS: worker threads, started on demand up to this many; each
+  // open keep-alive connection or SSE stream holds one.
+  int http_threads = 1200;
+  int sse_heartbeat_ms = 15000;  // LSH_SSE_HEARTBEAT_MS: ": ping" on idle streams
   // LSH_MAX_CONCURRENT_JOBS: processes running at once; more wait queued.
   int max_concurrent_jobs = 10;
   int job_timeout_s = 300;    // LSH_JOB_TIMEOUT: default per-run timeout, seconds

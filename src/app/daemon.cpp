@@ -12,6 +12,7 @@
 
 #include "app/config.h"
 #include "core/ids.h"
+#include "events/hub.h"
 #include "exec/dispatcher.h"
 #include "exec/schedule_loop.h"
 #include "http/server.h"
@@ -98,6 +99,9 @@ int Serve(const std::vector<std::string>& args) {
   store::Writer writer(std::move(conn.value()), clock);
   store::ReaderPool readers(dbo);
   store::Store st(writer, readers, clock);
+  events::EventHub hub;
+  writer.SetOnCommit([&hub](int64_t newest) { hub.Publish(newest); });
+  if (auto bounds = st.EventBounds()) hub.Publish(bounds->second);
   writer.Start();
 
   std::string boot_id = NewUuidV7(clock.Now());
@@ -138,7 +142,8 @@ int Serve(const std::vector<std::string>& args) {
   hopts.max_body_bytes = cfg->max_body_bytes;
   hopts.threads = cfg->http_threads;
   hopts.db_path = cfg->db_path;
-  http::HttpServer server(hopts, st, clock, dispatcher, schedules);
+  hopts.sse_heartbeat_ms = cfg->sse_heartbeat_ms;
+  http::HttpServer server(hopts, st, clock, dispatcher, schedules, hub);
   auto port = server.Bind();
   if (!port) {
     spdlog::critical("{}", port.error().message);

@@ -31,7 +31,7 @@ const char* kUsage =
     "  --metrics-port N  Prometheus port (LSH_METRICS_PORT, default 9091)\n"
     "  --port-file PATH  write the bound port here once listening\n"
     "  --log-level L     debug, info, warn, error (LSH_LOG_LEVEL, default info)\n"
-    "  --threads N       HTTP worker threads (LSH_HTTP_THREADS, default 128)\n"
+    "  --threads N       HTTP worker threads (LSH_HTTP_THREADS, default 1200)\n"
     "  --insecure        allow a non-loopback --host without LSH_API_KEY\n"
     "\n"
     "Environment: LSH_API_KEY, LSH_SYNC (full|normal), LSH_CORS_ORIGINS,\n"

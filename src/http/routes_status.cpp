@@ -77,6 +77,7 @@ void HttpServer::AddStatusRoutes() {
         {"jobCount", counts->jobs_total},
         {"jobs", by_status},
         {"runs", {{"queued", counts->runs_queued}, {"running", counts->runs_running}}},
+        {"events", {{"newestId", hub_.newest()}, {"sseClients", hub_.clients.load()}}},
         {"outbox",
          {{"pending", counts->outbox_pending},
           {"parked", counts->outbox_parked},

@@ -7,6 +7,7 @@
 #include <chrono>
 
 #include "core/time.h"
+#include "http/thread_pool.h"
 
 namespace lsh::http {
 
@@ -63,15 +64,17 @@ Result<json> ParseBody(const std::string& body) {
 }
 
 HttpServer::HttpServer(ServerOptions options, store::Store& store, const Clock& clock,
-                       exec::Dispatcher& dispatcher, exec::ScheduleLoop& schedules)
+                       exec::Dispatcher& dispatcher, exec::ScheduleLoop& schedules,
+                       events::EventHub& hub)
     : options_(std::move(options)),
       store_(store),
       clock_(clock),
       dispatcher_(dispatcher),
       schedules_(schedules),
+      hub_(hub),
       started_(clock.Steady()) {
   int threads = options_.threads;
-  server_.new_task_queue = [threads] { return new httplib::ThreadPool(threads); };
+  server_.new_task_queue = [threads] { return new GrowingThreadPool(threads); };
   server_.set_payload_max_length(options_.max_body_bytes);
   server_.set_keep_alive_max_count(100000);
   server_.set_keep_alive_timeout(30);
@@ -174,6 +177,7 @@ void HttpServer::Start() {
 
 void HttpServer::Stop() {
   stopping_ = true;
+  hub_.Close();  // SSE streams end, so their workers are free to finish
   server_.stop();
   if (thread_.joinable()) thread_.join();
 }
@@ -255,6 +259,7 @@ void HttpServer::AddRoutes() {
   AddStatusRoutes();
   AddJobRoutes();
   AddRunRoutes();
+  AddEventRoutes();
 }
 
 }  // namespace lsh::http

@@ -27,6 +27,7 @@
 
 #include "core/clock.h"
 #include "core/error.h"
+#include "events/hub.h"
 #include "exec/dispatcher.h"
 #include "exec/schedule_loop.h"
 #include "http/router.h"
@@ -41,9 +42,13 @@ struct ServerOptions {
   std::vector<std::string> cors_origins;  // exact origins allowed; empty: no CORS headers
   // Bodies above this are refused with 413 before they are read in full.
   size_t max_body_bytes = 1 << 20;
-  // Worker threads: bounds concurrent connections being served. Each
-  // keep-alive connection or SSE stream holds one while open.
-  int threads = 128;
+  // Worker threads, started on demand up to this many: bounds concurrent
+  // connections. Each keep-alive connection or SSE stream holds one while
+  // open; SSE streams may use all but 64 of them.
+  int threads = 1200;
+  // A ": ping" comment this often on an idle SSE stream (proxies and
+  // browsers drop silent connections; API.md asks for at most 15 s).
+  int sse_heartbeat_ms = 15000;
   std::string db_path;  // shown in /status
 };
 
@@ -72,7 +77,7 @@ class ListeningServer : public httplib::Server {
 class HttpServer {
  public:
   HttpServer(ServerOptions options, store::Store& store, const Clock& clock,
-             exec::Dispatcher& dispatcher, exec::ScheduleLoop& schedules);
+             exec::Dispatcher& dispatcher, exec::ScheduleLoop& schedules, events::EventHub& hub);
   ~HttpServer();
 
   Result<int> Bind();  // binds host:port (port 0: any); returns the port
@@ -90,6 +95,7 @@ class HttpServer {
   void AddJobRoutes();
   void AddStatusRoutes();
   void AddRunRoutes();
+  void AddEventRoutes();
 
   // Constant after construction.
   const ServerOptions options_;
@@ -97,6 +103,7 @@ class HttpServer {
   const Clock& clock_;
   exec::Dispatcher& dispatcher_;
   exec::ScheduleLoop& schedules_;
+  events::EventHub& hub_;
   const SteadyTime started_;
   Router<Handler> router_;
   ListeningServer server_;

@@ -470,6 +470,52 @@ Result<Job> Store::JobDelete(std::string_view id_or_name, bool force) {
   return std::move(*out);
 }
 
+Result<std::vector<Event>> Store::EventsAfter(int64_t after, int limit,
+                                              const EventFilter& filter) {
+  try {
+    auto lease = readers_.Acquire();
+    if (!lease) return lease.error();
+    std::string sql =
+        "SELECT id, type, coalesce(job_id, ''), coalesce(run_id, ''), data, created_at "
+        "FROM events WHERE id > :after";
+    if (!filter.job_id.empty()) sql += " AND job_id = :job";
+    if (!filter.types.empty()) sql += " AND type IN (SELECT value FROM json_each(:types))";
+    sql += " ORDER BY id LIMIT :limit";
+    SQLite::Statement& q = lease->stmts().Get(sql);
+    q.bind(":after", static_cast<int64_t>(after));
+    if (!filter.job_id.empty()) q.bind(":job", filter.job_id);
+    if (!filter.types.empty()) q.bind(":types", json(filter.types).dump());
+    q.bind(":limit", limit);
+    std::vector<Event> events;
+    while (q.executeStep()) {
+      Event e;
+      e.id = q.getColumn(0).getInt64();
+      e.type = q.getColumn(1).getString();
+      e.job_id = q.getColumn(2).getString();
+      e.run_id = q.getColumn(3).getString();
+      e.data = q.getColumn(4).getString();
+      e.created_at = Time(q.getColumn(5));
+      events.push_back(std::move(e));
+    }
+    return events;
+  } catch (const std::exception& e) {
+    return ReadError(e);
+  }
+}
+
+Result<std::pair<int64_t, int64_t>> Store::EventBounds() {
+  try {
+    auto lease = readers_.Acquire();
+    if (!lease) return lease.error();
+    SQLite::Statement& q =
+        lease->stmts().Get("SELECT coalesce(min(id), 0), coalesce(max(id), 0) FROM events");
+    q.executeStep();
+    return std::make_pair(q.getColumn(0).getInt64(), q.getColumn(1).getInt64());
+  } catch (const std::exception& e) {
+    return ReadError(e);
+  }
+}
+
 Status Store::BootRecord(const std::string& boot_id, int64_t pid, const std::string& version) {
   return writer_.Write([&](WriteTx& tx) -> Status {
     SQLite::Statement& q =

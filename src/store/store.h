@@ -192,6 +192,16 @@ class Store {
   Result<std::optional<SysTime>> ScheduleNextFire();
   Result<FireResult> ScheduleFire(const std::string& job_id, const FirePlan& plan);
 
+  // ---- events (the durable log, promise 3) ----
+  struct EventFilter {
+    std::string job_id;               // empty: every job
+    std::vector<std::string> types;   // empty: every type
+  };
+  // Events with id > after, in id order, at most `limit`.
+  Result<std::vector<Event>> EventsAfter(int64_t after, int limit, const EventFilter& filter);
+  // The oldest and newest kept event ids (0, 0 when there are none).
+  Result<std::pair<int64_t, int64_t>> EventBounds();
+
   // ---- daemon boots ----
   Status BootRecord(const std::string& boot_id, int64_t pid, const std::string& version);
   Status BootStop(const std::string& boot_id);
