@@ -208,7 +208,11 @@ TEST_CASE("DELETE ?force=true stops an active run first", "[running]") {
   d.Start();
   Create(d, {{"name", "busy"}, {"command", "sleep 100"}});
   std::string run = Json(d.Post("/jobs/busy/trigger", nullptr))["run"]["id"];
-  REQUIRE(WaitFor([&] { return Json(d.Get("/runs/" + run))["status"] == "running"; }));
+  // The pid is recorded just after the run shows running (asynchronously).
+  REQUIRE(WaitFor([&] {
+    json r = Json(d.Get("/runs/" + run));
+    return r["status"] == "running" && r["pid"].is_number();
+  }));
   pid_t pgid = Json(d.Get("/runs/" + run))["pid"].get<pid_t>();
   auto refused = d.Delete("/jobs/busy");
   CHECK(refused->status == 409);
