@@ -83,6 +83,9 @@ Result<Config> LoadConfig(const std::vector<std::string>& args) {
   if (auto v = Env("LSH_SSE_HEARTBEAT_MS"))
     if (auto s = SetInt(v, "LSH_SSE_HEARTBEAT_MS", 100, 15000, c.sse_heartbeat_ms); !s)
       return s.error();
+  if (auto v = Env("LSH_HTTP_WRITE_TIMEOUT_MS"))
+    if (auto s = SetInt(v, "LSH_HTTP_WRITE_TIMEOUT_MS", 100, 600000, c.http_write_timeout_ms); !s)
+      return s.error();
   if (auto v = Env("LSH_MAX_CONCURRENT_JOBS"))
     if (auto s = SetInt(v, "LSH_MAX_CONCURRENT_JOBS", 1, 10000, c.max_concurrent_jobs); !s)
       return s.error();

@@ -31,6 +31,11 @@ struct Config {
   // open keep-alive connection or SSE stream holds one.
   int http_threads = 1200;
   int sse_heartbeat_ms = 15000;  // LSH_SSE_HEARTBEAT_MS: ": ping" on idle streams
+  // LSH_HTTP_WRITE_TIMEOUT_MS: a client that stops reading (an answer or an
+  // event stream whose socket buffers are full) is disconnected after this
+  // long. Shorter frees workers sooner from stuck clients; longer tolerates
+  // slow links. An SSE client resumes with Last-Event-ID.
+  int http_write_timeout_ms = 10000;
   // LSH_MAX_CONCURRENT_JOBS: processes running at once; more wait queued.
   int max_concurrent_jobs = 10;
   int job_timeout_s = 300;    // LSH_JOB_TIMEOUT: default per-run timeout, seconds

@@ -12,10 +12,13 @@
 
 #include "app/config.h"
 #include "core/ids.h"
+#include "core/process_stats.h"
 #include "events/hub.h"
 #include "exec/dispatcher.h"
 #include "exec/schedule_loop.h"
 #include "http/server.h"
+#include "metrics/metrics.h"
+#include "metrics/server.h"
 #include "store/db.h"
 #include "store/migrations.h"
 #include "store/store.h"
@@ -45,11 +48,12 @@ Status EnsureParentDir(const std::string& path) {
   return Status::Ok();
 }
 
-Status WritePortFile(const std::string& path, int port) {
+// The API port, then the metrics port, one per line.
+Status WritePortFile(const std::string& path, int port, int metrics_port) {
   std::string tmp = path + ".tmp";
   {
     std::ofstream out(tmp);
-    out << port << "\n";
+    out << port << "\n" << metrics_port << "\n";
     if (!out) return Error::Unavailable("cannot write the port file " + path);
   }
   if (std::rename(tmp.c_str(), path.c_str()) != 0)
@@ -77,6 +81,7 @@ int Serve(const std::vector<std::string>& args) {
   signal(SIGPIPE, SIG_IGN);
 
   const Clock& clock = SystemClock::Get();
+  metrics::Metrics metrics(std::chrono::duration<double>(clock.Now().time_since_epoch()).count());
   if (auto s = EnsureParentDir(cfg->db_path); !s) {
     spdlog::critical("{}", s.error().message);
     return 1;
@@ -119,6 +124,9 @@ int Serve(const std::vector<std::string>& args) {
   dopts.default_timeout = std::chrono::seconds(cfg->job_timeout_s);
   dopts.logs_dir = data_dir + "/logs";
   dopts.default_cwd = data_dir;
+  dopts.on_run_finished = [&metrics](const std::string& status, double seconds) {
+    metrics.ObserveRunFinished(status, seconds);
+  };
   exec::Dispatcher dispatcher(st, clock, dopts);
   if (auto s = dispatcher.Recover(); !s) {
     spdlog::critical("crash recovery failed: {}", s.error().message);
@@ -143,28 +151,53 @@ int Serve(const std::vector<std::string>& args) {
   hopts.threads = cfg->http_threads;
   hopts.db_path = cfg->db_path;
   hopts.sse_heartbeat_ms = cfg->sse_heartbeat_ms;
+  hopts.write_timeout_ms = cfg->http_write_timeout_ms;
   http::HttpServer server(hopts, st, clock, dispatcher, schedules, hub);
+  server.SetMetrics(&metrics);
+  metrics::MetricsServer metrics_server(metrics, [&]() -> Result<metrics::Sample> {
+    auto counts = st.Counts();
+    if (!counts) return counts.error();
+    metrics::Sample s;
+    for (const char* status : kJobStatuses) s.jobs_by_status[status] = 0;
+    for (const auto& [status, n] : counts->jobs_by_status) s.jobs_by_status[status] = n;
+    s.runs_queued = counts->runs_queued;
+    s.runs_running = counts->runs_running;
+    s.newest_event_id = hub.newest();
+    s.sse_clients = hub.clients.load();
+    s.outbox_pending = counts->outbox_pending;
+    if (counts->outbox_oldest_pending)
+      s.outbox_oldest_pending_age_s =
+          std::chrono::duration<double>(clock.Now() - *counts->outbox_oldest_pending).count();
+    s.db_size_bytes = DatabaseSizeBytes(cfg->db_path);
+    s.resident_bytes = ProcessMemory().resident_bytes;
+    return s;
+  });
   auto port = server.Bind();
-  if (!port) {
-    spdlog::critical("{}", port.error().message);
+  auto metrics_port = port ? metrics_server.Bind(cfg->host, cfg->metrics_port) : port;
+  if (!port || !metrics_port) {
+    spdlog::critical("{}", (!port ? port : metrics_port).error().message);
     schedules.Stop();
     dispatcher.Stop(std::chrono::seconds(0));
     writer.Stop();
     return 1;
   }
   server.Start();
+  metrics_server.Start();
   if (!cfg->port_file.empty()) {
-    if (auto s = WritePortFile(cfg->port_file, *port); !s) spdlog::error("{}", s.error().message);
+    if (auto s = WritePortFile(cfg->port_file, *port, *metrics_port); !s)
+      spdlog::error("{}", s.error().message);
   }
-  spdlog::warn("lshd {} listening on http://{}:{} (db {}, boot {}{})", LSH_VERSION, cfg->host,
-               *port, cfg->db_path, boot_id, cfg->api_key.empty() ? ", no API key" : "");
+  spdlog::warn("lshd {} listening on http://{}:{} (metrics :{}, db {}, boot {}{})", LSH_VERSION,
+               cfg->host, *port, *metrics_port, cfg->db_path, boot_id,
+               cfg->api_key.empty() ? ", no API key" : "");
 
   int sig = 0;
   sigwait(&sigs, &sig);
   spdlog::warn("received {}, shutting down", sig == SIGTERM ? "SIGTERM" : "SIGINT");
   dispatcher.CancelWaits();  // ?wait= requests answer now
   server.Stop();             // no new requests; in-flight ones finish
-  schedules.Stop();          // no new fires
+  metrics_server.Stop();
+  schedules.Stop();                                              // no new fires
   dispatcher.Stop(std::chrono::seconds(cfg->shutdown_grace_s));  // runs finish or are recorded
   (void)st.BootStop(boot_id);
   if (auto s = st.Checkpoint(); !s) spdlog::warn("{}", s.error().message);

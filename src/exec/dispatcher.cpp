@@ -177,6 +177,8 @@ void Dispatcher::Launch(const store::ClaimedRun& c,
     o.error_message = "could not start: " + proc.error().message;
     if (auto r = store_.RunFinish(run_id, o); !r)
       spdlog::error("cannot record run {}: {}", run_id, r.error().message);
+    else if (options_.on_run_finished)
+      options_.on_run_finished(o.status, 0);
     return;
   }
   active_[run_id] = *proc;
@@ -244,6 +246,8 @@ void Dispatcher::OnDone(const std::string& run_id, const ProcessOutcome& p) {
   auto r = store_.RunFinish(run_id, o);
   if (!r && r.error().kind != ErrorKind::kNotFound)
     spdlog::error("cannot record the end of run {}: {}", run_id, r.error().message);
+  if (r && options_.on_run_finished)
+    options_.on_run_finished(o.status, std::chrono::duration<double>(p.duration).count());
   {
     std::lock_guard<std::mutex> lock(mu_);
     active_.erase(run_id);  // may destroy the Process; it detaches its own runner

@@ -22,6 +22,7 @@
 
 #include <chrono>
 #include <condition_variable>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -46,6 +47,9 @@ struct DispatcherOptions {
   std::chrono::milliseconds kill_grace{5000};
   std::string logs_dir;     // <data>/logs: <run id>.stdout.log, <run id>.stderr.log
   std::string default_cwd;  // where jobs without a cwd run (the data directory)
+  // Called (on a runner thread) after a run's end is recorded: its final
+  // status and wall time. For metrics; must be quick and thread-safe.
+  std::function<void(const std::string& status, double seconds)> on_run_finished;
 };
 
 class Dispatcher {

@@ -1,34 +1,13 @@
 // Routes of API.md "Health and status": /health, /, /status.
-#include <malloc.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
-#include <fstream>
-
+#include "core/process_stats.h"
 #include "core/time.h"
 #include "http/server.h"
 
 namespace lsh::http {
 
 using nlohmann::json;
-
-namespace {
-
-int64_t FileSize(const std::string& path) {
-  struct stat st;
-  return ::stat(path.c_str(), &st) == 0 ? static_cast<int64_t>(st.st_size) : 0;
-}
-
-// Resident size of this process and bytes in use on the malloc heap.
-std::pair<int64_t, int64_t> MemoryUsage() {
-  std::ifstream in("/proc/self/statm");
-  int64_t size = 0, resident = 0;
-  in >> size >> resident;
-  struct mallinfo2 mi = mallinfo2();
-  return {resident * sysconf(_SC_PAGESIZE), static_cast<int64_t>(mi.uordblks + mi.hblkhd)};
-}
-
-}  // namespace
 
 void HttpServer::AddStatusRoutes() {
   router_.Add("GET", "/health", [this](Ctx& c) {
@@ -60,7 +39,7 @@ void HttpServer::AddStatusRoutes() {
   router_.Add("GET", "/status", [this](Ctx& c) {
     auto counts = store_.Counts();
     if (!counts) return SendError(c.res, counts.error());
-    auto [rss, heap] = MemoryUsage();
+    MemoryUsage mem = ProcessMemory();
     json by_status = {{"total", counts->jobs_total}};
     for (const char* s : kJobStatuses) by_status[s] = 0;
     for (const auto& [s, n] : counts->jobs_by_status) by_status[s] = n;
@@ -73,7 +52,7 @@ void HttpServer::AddStatusRoutes() {
         {"pid", static_cast<int64_t>(getpid())},
         {"uptime", std::chrono::duration<double>(clock_.Steady() - started_).count()},
         {"version", LSH_VERSION},
-        {"memoryUsage", {{"rss", rss}, {"heapUsed", heap}}},
+        {"memoryUsage", {{"rss", mem.resident_bytes}, {"heapUsed", mem.heap_bytes}}},
         {"jobCount", counts->jobs_total},
         {"jobs", by_status},
         {"runs", {{"queued", counts->runs_queued}, {"running", counts->runs_running}}},
@@ -87,7 +66,7 @@ void HttpServer::AddStatusRoutes() {
           {"sink", nullptr}}},
         {"db",
          {{"path", options_.db_path},
-          {"sizeBytes", FileSize(options_.db_path) + FileSize(options_.db_path + "-wal")},
+          {"sizeBytes", DatabaseSizeBytes(options_.db_path)},
           {"schemaVersion", counts->schema_version},
           {"writable", store_.healthy()}}},
     };

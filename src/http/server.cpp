@@ -7,6 +7,7 @@
 #include <chrono>
 
 #include "core/time.h"
+#include "http/listen.h"
 #include "http/thread_pool.h"
 
 namespace lsh::http {
@@ -79,8 +80,10 @@ HttpServer::HttpServer(ServerOptions options, store::Store& store, const Clock& 
   server_.set_keep_alive_max_count(100000);
   server_.set_keep_alive_timeout(30);
   server_.set_read_timeout(30);
-  server_.set_write_timeout(30);
+  server_.set_write_timeout(options_.write_timeout_ms / 1000,
+                            (options_.write_timeout_ms % 1000) * 1000);
   server_.set_tcp_nodelay(true);
+  server_.set_socket_options(ExclusiveListenSocket);
   // Bodies are read here, not by cpp-httplib: it refuses (400) a POST that
   // has neither Content-Length nor chunked encoding, which HTTP/1.1 reads as
   // an empty body and which `curl -X POST` sends.
@@ -251,8 +254,9 @@ void HttpServer::Dispatch(const std::string& method, const httplib::Request& req
     Ctx ctx{req, res, match.params, body};
     (*match.handler)(ctx);
   }
-  auto ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0);
-  spdlog::info("{} {} {} {:.1f}ms", method, pattern, res.status, ms.count());
+  auto elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0);
+  if (metrics_) metrics_->ObserveHttp(pattern, method, res.status, elapsed.count());
+  spdlog::info("{} {} {} {:.1f}ms", method, pattern, res.status, elapsed.count() * 1000);
 }
 
 void HttpServer::AddRoutes() {

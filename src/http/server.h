@@ -27,10 +27,12 @@
 
 #include "core/clock.h"
 #include "core/error.h"
+#include "events/cache.h"
 #include "events/hub.h"
 #include "exec/dispatcher.h"
 #include "exec/schedule_loop.h"
 #include "http/router.h"
+#include "metrics/metrics.h"
 #include "store/store.h"
 
 namespace lsh::http {
@@ -49,6 +51,9 @@ struct ServerOptions {
   // A ": ping" comment this often on an idle SSE stream (proxies and
   // browsers drop silent connections; API.md asks for at most 15 s).
   int sse_heartbeat_ms = 15000;
+  // A client that stops reading is disconnected after this long (its SSE
+  // backlog is bounded by the socket buffers; see EventHub).
+  int write_timeout_ms = 10000;
   std::string db_path;  // shown in /status
 };
 
@@ -83,6 +88,8 @@ class HttpServer {
   Result<int> Bind();  // binds host:port (port 0: any); returns the port
   void Start();        // serves on a background thread
   void Stop();         // stops accepting; in-flight requests finish
+  // Requests are counted here when set (before Start).
+  void SetMetrics(metrics::Metrics* m) { metrics_ = m; }
 
   bool shutting_down() const { return stopping_.load(); }
 
@@ -107,6 +114,9 @@ class HttpServer {
   const SteadyTime started_;
   Router<Handler> router_;
   ListeningServer server_;
+
+  events::EventCache sse_cache_;         // the newest events, shared by streams
+  metrics::Metrics* metrics_ = nullptr;  // set before Start, then constant
 
   std::atomic<bool> stopping_{false};
   std::thread thread_;

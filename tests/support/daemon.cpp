@@ -119,7 +119,8 @@ void TestDaemon::Start() {
         }
         std::string s = ReadFile(port_file);
         if (s.empty() || s.back() != '\n') return false;
-        port_ = std::stoi(s);
+        std::istringstream lines(s);
+        lines >> port_ >> metrics_port_;  // the API port, then the metrics port
         return true;
       },
       std::chrono::seconds(20));

@@ -59,6 +59,7 @@ class TestDaemon {
   bool running() const { return pid_ > 0; }
 
   int port() const { return port_; }
+  int metrics_port() const { return metrics_port_; }  // Prometheus /metrics
   pid_t pid() const { return pid_; }
   std::string db_path() const { return dir_.path() + "/lsh.db"; }
   const std::string& dir() const { return dir_.path(); }
@@ -79,6 +80,7 @@ class TestDaemon {
   TempDir dir_;
   pid_t pid_ = -1;
   int port_ = 0;
+  int metrics_port_ = 0;
   int starts_ = 0;
 };
 
