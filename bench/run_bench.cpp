@@ -24,9 +24,13 @@
 #include <thread>
 #include <vector>
 
+#include "bench_support.h"
 #include "core/time.h"
 
 extern char** environ;
+using lsh::bench::Daemon;
+using lsh::bench::StartDaemon;
+using lsh::bench::Status;
 using nlohmann::json;
 using Clock = std::chrono::steady_clock;
 
@@ -51,46 +55,6 @@ double RawSpawnRate(int total, int workers) {
   return total / std::chrono::duration<double>(Clock::now() - t0).count();
 }
 
-struct Daemon {
-  pid_t pid = -1;
-  int port = 0;
-  std::string dir;
-  ~Daemon() {
-    if (pid > 0) {
-      kill(pid, SIGTERM);
-      waitpid(pid, nullptr, 0);
-    }
-    std::error_code ec;
-    std::filesystem::remove_all(dir, ec);
-  }
-};
-
-bool StartDaemon(Daemon& d, const std::string& bin, int workers) {
-  char tmpl[] = "/tmp/lshbench-XXXXXX";
-  d.dir = mkdtemp(tmpl);
-  std::string port_file = d.dir + "/port";
-  d.pid = fork();
-  if (d.pid == 0) {
-    setenv("LSH_LOG_LEVEL", "warn", 1);
-    setenv("LSH_MAX_CONCURRENT_JOBS", std::to_string(workers).c_str(), 1);
-    std::string db = d.dir + "/lsh.db";
-    execl(bin.c_str(), bin.c_str(), "serve", "--port", "0", "--metrics-port", "0", "--db",
-          db.c_str(), "--port-file", port_file.c_str(), (char*)nullptr);
-    _exit(127);
-  }
-  for (int i = 0; i < 400; ++i) {
-    std::ifstream in(port_file);
-    if (in >> d.port && d.port > 0) return true;
-    std::this_thread::sleep_for(std::chrono::milliseconds(25));
-  }
-  return false;
-}
-
-json Status(httplib::Client& c) {
-  auto r = c.Get("/status");
-  return r ? json::parse(r->body) : json();
-}
-
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -105,7 +69,7 @@ int main(int argc, char** argv) {
   double raw = RawSpawnRate(total, workers);
 
   Daemon d;
-  if (!StartDaemon(d, bin, workers)) {
+  if (!StartDaemon(d, bin, {{"LSH_MAX_CONCURRENT_JOBS", std::to_string(workers)}})) {
     std::fprintf(stderr, "lsh_bench: the daemon did not start\n");
     return 1;
   }

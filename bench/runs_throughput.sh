@@ -7,4 +7,4 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/bootstrap
 scripts/build build-release Release -DLSH_BUILD_TESTS=OFF >/dev/null
-build-release/lsh_bench runs "$PWD/build-release/lshd" "${1:-3000}" "${2:-10}"
+build-release/bench/lsh_bench runs "$PWD/build-release/lshd" "${1:-3000}" "${2:-10}"

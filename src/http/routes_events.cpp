@@ -39,6 +39,15 @@ std::string EventJson(const Event& e) {
          "\",\"timestamp\":" + std::to_string(ToMillis(e.created_at)) + ",\"data\":" + e.data + "}";
 }
 
+std::string EventFrame(const Event& e) {
+  return "id: " + std::to_string(e.id) + "\nevent: " + e.type + "\ndata: " + EventJson(e) + "\n\n";
+}
+
+bool Passes(const events::CachedEvent& e, const store::Store::EventFilter& f) {
+  if (!f.job_id.empty() && e.job_id != f.job_id) return false;
+  return f.types.empty() || std::find(f.types.begin(), f.types.end(), e.type) != f.types.end();
+}
+
 }  // namespace
 
 void HttpServer::AddEventRoutes() {
@@ -135,18 +144,42 @@ void HttpServer::AddEventRoutes() {
           if (hub_.closed() || shutting_down()) return false;
           int64_t newest = hub_.newest();  // every id up to this is committed
           constexpr int kBatch = 256;
-          auto events = store_.EventsAfter(st->cursor, kBatch, st->filter);
-          if (!events) return false;  // the client resumes with its cursor
-          if (!events->empty()) {
+          // Live streams share the newest events, read and rendered once.
+          auto cached =
+              sse_cache_.After(st->cursor, newest, kBatch,
+                               [this](int64_t after, int limit) -> Result<events::CachedEvents> {
+                                 auto rows = store_.EventsAfter(after, limit, {});
+                                 if (!rows) return rows.error();
+                                 events::CachedEvents out;
+                                 out.reserve(rows->size());
+                                 for (const Event& e : *rows)
+                                   out.push_back(std::make_shared<const events::CachedEvent>(
+                                       events::CachedEvent{e.id, e.type, e.job_id, EventFrame(e)}));
+                                 return out;
+                               });
+          if (!cached) return false;  // the client resumes with its cursor
+          if (cached->has_value()) {
+            const events::CachedEvents& batch = **cached;
             std::string out;
-            for (const Event& e : *events) {
-              out += "id: " + std::to_string(e.id) + "\nevent: " + e.type +
-                     "\ndata: " + EventJson(e) + "\n\n";
-            }
-            st->cursor = events->back().id;
-            if (static_cast<int>(events->size()) < kBatch)
+            for (const auto& e : batch)
+              if (Passes(*e, st->filter)) out += e->frame;
+            if (!batch.empty()) st->cursor = batch.back()->id;
+            if (batch.size() < static_cast<size_t>(kBatch))
               st->cursor = std::max(st->cursor, newest);
-            return sink.write(out.data(), out.size());
+            if (!out.empty()) return sink.write(out.data(), out.size());
+            if (!batch.empty()) return true;
+          } else {
+            // Behind the cache (resuming from far back): read the log itself.
+            auto events = store_.EventsAfter(st->cursor, kBatch, st->filter);
+            if (!events) return false;
+            if (!events->empty()) {
+              std::string out;
+              for (const Event& e : *events) out += EventFrame(e);
+              st->cursor = events->back().id;
+              if (static_cast<int>(events->size()) < kBatch)
+                st->cursor = std::max(st->cursor, newest);
+              return sink.write(out.data(), out.size());
+            }
           }
           st->cursor = std::max(st->cursor, newest);  // filtered out up to here
           if (!hub_.WaitAfter(st->cursor, heartbeat)) {
