@@ -260,6 +260,7 @@ void HttpServer::AddRoutes() {
   AddJobRoutes();
   AddRunRoutes();
   AddEventRoutes();
+  AddWebhookRoutes();
 }
 
 }  // namespace lsh::http

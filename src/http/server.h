@@ -32,6 +32,7 @@
 #include "exec/schedule_loop.h"
 #include "http/router.h"
 #include "store/store.h"
+#include "webhooks/deliverer.h"
 
 namespace lsh::http {
 
@@ -83,6 +84,8 @@ class HttpServer {
   Result<int> Bind();  // binds host:port (port 0: any); returns the port
   void Start();        // serves on a background thread
   void Stop();         // stops accepting; in-flight requests finish
+  // The webhook deliverer behind /webhooks; set before Start (unset: 503).
+  void SetWebhooks(webhooks::Deliverer* deliverer) { webhooks_ = deliverer; }
 
   bool shutting_down() const { return stopping_.load(); }
 
@@ -96,6 +99,7 @@ class HttpServer {
   void AddStatusRoutes();
   void AddRunRoutes();
   void AddEventRoutes();
+  void AddWebhookRoutes();
 
   // Constant after construction.
   const ServerOptions options_;
@@ -107,6 +111,7 @@ class HttpServer {
   const SteadyTime started_;
   Router<Handler> router_;
   ListeningServer server_;
+  webhooks::Deliverer* webhooks_ = nullptr;  // set before Start
 
   std::atomic<bool> stopping_{false};
   std::thread thread_;
