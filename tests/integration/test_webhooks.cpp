@@ -315,3 +315,44 @@ TEST_CASE("Webhooks: an accepted delivery cut off by kill -9 is resent only with
   // the same delivery id and body (CheckHits).
   CHECK(CheckHits(rx.Hits()) == Ids(events));
 }
+
+TEST_CASE("Webhooks: a Retry-After answer is honoured before the next attempt", "[webhooks]") {
+  // The backoff is 20 ms; the receiver asks for one second.
+  httplib::Server server;
+  std::mutex mu;
+  std::vector<std::chrono::steady_clock::time_point> arrivals;
+  server.Post("/hook", [&](const httplib::Request&, httplib::Response& res) {
+    std::lock_guard<std::mutex> lock(mu);
+    arrivals.push_back(std::chrono::steady_clock::now());
+    if (arrivals.size() == 1) {
+      res.status = 429;
+      res.set_header("Retry-After", "1");
+      return;
+    }
+    res.status = 204;
+  });
+  int port = server.bind_to_any_port("127.0.0.1");
+  REQUIRE(port > 0);
+  std::thread th([&] { server.listen_after_bind(); });
+  {
+    TestDaemon d(HookOptions());
+    d.Start();
+    REQUIRE(
+        d.Post("/webhooks", {{"endpoint", "http://127.0.0.1:" + std::to_string(port) + "/hook"}})
+            ->status == 201);
+    REQUIRE(d.Post("/jobs", {{"name", "ra"}, {"command", "true"}})->status == 201);
+    REQUIRE(WaitFor(
+        [&] {
+          std::lock_guard<std::mutex> lock(mu);
+          return arrivals.size() >= 2;
+        },
+        10s));
+    // 204 counts as delivered: nothing pending.
+    CHECK(WaitFor([&] { return Json(d.Get("/webhooks"))["deliveries"][0]["pending"] == 0; }));
+  }
+  server.stop();
+  th.join();
+  std::lock_guard<std::mutex> lock(mu);
+  CHECK(arrivals.size() == 2);
+  CHECK(arrivals[1] - arrivals[0] >= 900ms);
+}
