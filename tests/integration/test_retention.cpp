@@ -152,3 +152,21 @@ TEST_CASE("Retention: an SSE cursor pruned by retention gets a reset, then the o
   CHECK(json::parse(frames[2].second)["id"] == 6);
   CHECK(json::parse(frames[2].second)["data"]["name"] == "fresh");
 }
+
+TEST_CASE("Retention and webhook settings with bad values are refused at start", "[retention]") {
+  lsh::test::TempDir dir;
+  std::vector<std::string> args = {"serve", "--port", "0", "--db", dir.path() + "/x.db"};
+  struct Case {
+    const char* var;
+    const char* value;
+  };
+  for (auto c : {Case{"LSH_EVENT_RETENTION_DAYS", "-1"}, Case{"LSH_RUN_RETENTION_DAYS", "week"},
+                 Case{"LSH_RUNS_PER_JOB", "1.5"}, Case{"LSH_PRUNE_INTERVAL_MS", "0"},
+                 Case{"LSH_WEBHOOK_URLS", "http://ok.example/,ftp://bad.example/"},
+                 Case{"LSH_WEBHOOK_BACKOFF_MS", "0"}}) {
+    INFO(c.var << "=" << c.value);
+    auto r = lsh::test::RunLshd(args, {{c.var, c.value}});
+    CHECK(r.status == 2);
+    CHECK(r.err.find(c.var) != std::string::npos);
+  }
+}
