@@ -233,11 +233,14 @@ void Deliverer::Run(Worker* w) {
         std::string error;
         if (res) {
           status = res->status;
-          error = "HTTP " + std::to_string(status);
+          error = "HTTP " + std::to_string(status) + " (a 2xx is needed)";
           if (auto ra = RetryAfter(*res, clock_.Now()))
             delay = std::min<std::chrono::milliseconds>(*ra, std::chrono::hours(1));
         } else {
-          error = httplib::to_string(res.error());
+          auto e = res.error();
+          error = e == httplib::Error::SSLServerVerification
+                      ? "TLS: the endpoint's certificate is not trusted (SSLServerVerification)"
+                      : "no answer: " + httplib::to_string(e);
         }
         SysTime next = clock_.Now() + delay;
         store_.DeliveryFailed(d.id, status, error, next);
