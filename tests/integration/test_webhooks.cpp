@@ -3,6 +3,9 @@
 // first — every job event arrives, in order, signed, also across kill -9.
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
+#include <openssl/pem.h>
+#include <openssl/rsa.h>
+#include <openssl/x509.h>
 
 #include <atomic>
 #include <catch2/catch.hpp>
@@ -37,6 +40,30 @@ std::string HmacHex(const std::string& key, const std::string& body) {
     out += hex;
   }
   return out;
+}
+
+// Writes a self-signed certificate for 127.0.0.1 and its key (PEM).
+void SelfSigned(const std::string& cert_path, const std::string& key_path) {
+  EVP_PKEY* key = EVP_RSA_gen(2048);
+  REQUIRE(key != nullptr);
+  X509* x = X509_new();
+  ASN1_INTEGER_set(X509_get_serialNumber(x), 1);
+  X509_gmtime_adj(X509_getm_notBefore(x), 0);
+  X509_gmtime_adj(X509_getm_notAfter(x), 3600);
+  X509_set_pubkey(x, key);
+  X509_NAME* name = X509_get_subject_name(x);
+  X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC,
+                             reinterpret_cast<const unsigned char*>("127.0.0.1"), -1, -1, 0);
+  X509_set_issuer_name(x, name);
+  REQUIRE(X509_sign(x, key, EVP_sha256()) > 0);
+  FILE* f = std::fopen(cert_path.c_str(), "w");
+  PEM_write_X509(f, x);
+  std::fclose(f);
+  f = std::fopen(key_path.c_str(), "w");
+  PEM_write_PrivateKey(f, key, nullptr, nullptr, 0, nullptr, nullptr);
+  std::fclose(f);
+  X509_free(x);
+  EVP_PKEY_free(key);
 }
 
 // A webhook receiver on loopback: answers 503 to its first `fail_first`
@@ -362,4 +389,37 @@ TEST_CASE("Webhooks: a Retry-After answer is honoured before the next attempt", 
   std::lock_guard<std::mutex> lock(mu);
   CHECK(arrivals.size() == 2);
   CHECK(arrivals[1] - arrivals[0] >= 900ms);
+}
+
+TEST_CASE("Webhooks: an https endpoint with an untrusted certificate gets nothing and says why",
+          "[webhooks]") {
+  lsh::test::TempDir dir;
+  SelfSigned(dir.path() + "/cert.pem", dir.path() + "/key.pem");
+  httplib::SSLServer server((dir.path() + "/cert.pem").c_str(), (dir.path() + "/key.pem").c_str());
+  REQUIRE(server.is_valid());
+  std::atomic<int> received{0};
+  server.Post("/hook", [&](const httplib::Request&, httplib::Response& res) {
+    received++;
+    res.status = 200;
+  });
+  int port = server.bind_to_any_port("127.0.0.1");
+  REQUIRE(port > 0);
+  std::thread th([&] { server.listen_after_bind(); });
+  {
+    TestDaemon d(HookOptions());
+    d.Start();
+    std::string url = "https://127.0.0.1:" + std::to_string(port) + "/hook";
+    REQUIRE(d.Post("/webhooks", {{"endpoint", url}})->status == 201);
+    REQUIRE(d.Post("/jobs", {{"name", "tls"}, {"command", "true"}})->status == 201);
+    json status;
+    REQUIRE(WaitFor([&] {
+      status = Json(d.Get("/webhooks"))["deliveries"][0];
+      return status["attempts"].get<int>() >= 2;
+    }));
+    CHECK(status["pending"] == 1);
+    CHECK(status["lastError"].get<std::string>().find("certificate") != std::string::npos);
+  }
+  server.stop();
+  th.join();
+  CHECK(received == 0);
 }
