@@ -70,11 +70,13 @@ double Measure(int endpoints, int jobs) {
 int main(int argc, char** argv) {
   int jobs = argc > 1 ? std::atoi(argv[1]) : 20000;
   std::printf("%d job creates per setting (synchronous=NORMAL, batches of 256)\n", jobs);
-  for (int endpoints : {0, 1, 4}) {
-    double best = 1e9;
-    for (int rep = 0; rep < 3; ++rep) best = std::min(best, Measure(endpoints, jobs));
-    std::printf("endpoints=%d  %8.0f jobs/s  %6.2f us/job  (best of 3)\n", endpoints, jobs / best,
-                best * 1e6 / jobs);
-  }
+  // Settings take turns, so a busy moment of the machine hits them alike.
+  const int settings[] = {0, 1, 4};
+  double best[3] = {1e9, 1e9, 1e9};
+  for (int rep = 0; rep < 5; ++rep)
+    for (int i = 0; i < 3; ++i) best[i] = std::min(best[i], Measure(settings[i], jobs));
+  for (int i = 0; i < 3; ++i)
+    std::printf("endpoints=%d  %8.0f jobs/s  %6.2f us/job  (best of 5)\n", settings[i],
+                jobs / best[i], best[i] * 1e6 / jobs);
   return 0;
 }
