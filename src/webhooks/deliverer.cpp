@@ -37,6 +37,11 @@ Deliverer::~Deliverer() {
 Status Deliverer::Start() {
   auto endpoints = store_.EndpointList();
   if (!endpoints) return endpoints.error();
+  if (!endpoints->empty() && options_.secret.empty())
+    spdlog::warn(
+        "webhooks: LSH_WEBHOOK_SECRET is not set; requests to {} endpoint(s) are not "
+        "signed",
+        endpoints->size());
   std::lock_guard<std::mutex> lock(mu_);
   started_ = true;
   for (const auto& e : *endpoints) StartWorker(e);
