@@ -1,6 +1,7 @@
 # Writes OUT, a C++ file defining lsh::store::EmbeddedMigrations() from FILES
 # (migrations/NNNN_name.sql). Run by the build whenever a migration changes.
 set(body "")
+string(REPLACE "," ";" FILES "${FILES}")
 foreach(f ${FILES})
   get_filename_component(name ${f} NAME_WE)
   string(REGEX MATCH "^([0-9]+)_(.*)$" _ ${name})

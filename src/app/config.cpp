@@ -3,6 +3,8 @@
 #include <cstdlib>
 #include <sstream>
 
+#include "webhooks/webhook.h"
+
 namespace lsh::app {
 
 namespace {
@@ -36,6 +38,30 @@ Status SetLogLevel(const std::string& v, const std::string& name, std::string& f
     return Error::Invalid(name + " must be one of debug, info, warn, error; not '" + v + "'", name);
   field = v;
   return Status::Ok();
+}
+
+Status SetDays(const std::string& text, const std::string& name, double& field) {
+  char* end = nullptr;
+  errno = 0;
+  double v = std::strtod(text.c_str(), &end);
+  if (text.empty() || *end != '\0' || errno != 0 || !(v >= 0) || v > 36500)
+    return Error::Invalid(name + " must be a number of days from 0 to 36500 (fractions allowed, " +
+                              "0 keeps forever), not '" + text + "'",
+                          name);
+  field = v;
+  return Status::Ok();
+}
+
+std::vector<std::string> SplitList(const std::string& v) {
+  std::vector<std::string> out;
+  std::stringstream ss(v);
+  std::string item;
+  while (std::getline(ss, item, ',')) {
+    auto b = item.find_first_not_of(" \t");
+    auto e = item.find_last_not_of(" \t");
+    if (b != std::string::npos) out.push_back(item.substr(b, e - b + 1));
+  }
+  return out;
 }
 
 }  // namespace
@@ -94,6 +120,34 @@ Result<Config> LoadConfig(const std::vector<std::string>& args) {
       return s.error();
   if (auto v = Env("LSH_SHUTDOWN_GRACE"))
     if (auto s = SetInt(v, "LSH_SHUTDOWN_GRACE", 0, 3600, c.shutdown_grace_s); !s) return s.error();
+  if (auto v = Env("LSH_WEBHOOK_URLS")) {
+    for (const auto& url : SplitList(v)) {
+      if (auto u = webhooks::ParseUrl(url, "LSH_WEBHOOK_URLS"); !u) return u.error();
+      c.webhook_urls.push_back(url);
+    }
+  }
+  if (auto v = Env("LSH_WEBHOOK_SECRET")) c.webhook_secret = v;
+  if (auto v = Env("LSH_WEBHOOK_TIMEOUT_MS"))
+    if (auto s = SetInt(v, "LSH_WEBHOOK_TIMEOUT_MS", 10, 600000, c.webhook_timeout_ms); !s)
+      return s.error();
+  if (auto v = Env("LSH_WEBHOOK_BACKOFF_MS"))
+    if (auto s = SetInt(v, "LSH_WEBHOOK_BACKOFF_MS", 1, 3600000, c.webhook_backoff_ms); !s)
+      return s.error();
+  if (auto v = Env("LSH_WEBHOOK_BACKOFF_MAX_MS"))
+    if (auto s = SetInt(v, "LSH_WEBHOOK_BACKOFF_MAX_MS", 1, 86400000, c.webhook_backoff_max_ms); !s)
+      return s.error();
+  if (c.webhook_backoff_max_ms < c.webhook_backoff_ms)
+    c.webhook_backoff_max_ms = c.webhook_backoff_ms;
+  if (auto v = Env("LSH_EVENT_RETENTION_DAYS"))
+    if (auto s = SetDays(v, "LSH_EVENT_RETENTION_DAYS", c.event_retention_days); !s)
+      return s.error();
+  if (auto v = Env("LSH_RUN_RETENTION_DAYS"))
+    if (auto s = SetDays(v, "LSH_RUN_RETENTION_DAYS", c.run_retention_days); !s) return s.error();
+  if (auto v = Env("LSH_RUNS_PER_JOB"))
+    if (auto s = SetInt(v, "LSH_RUNS_PER_JOB", 0, 10000000, c.runs_per_job); !s) return s.error();
+  if (auto v = Env("LSH_PRUNE_INTERVAL_MS"))
+    if (auto s = SetInt(v, "LSH_PRUNE_INTERVAL_MS", 10, 86400000, c.prune_interval_ms); !s)
+      return s.error();
 
   for (size_t i = 0; i < args.size(); ++i) {
     std::string a = args[i];

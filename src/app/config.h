@@ -40,6 +40,28 @@ struct Config {
   int max_concurrent_jobs = 10;
   int job_timeout_s = 300;    // LSH_JOB_TIMEOUT: default per-run timeout, seconds
   int shutdown_grace_s = 20;  // LSH_SHUTDOWN_GRACE: runs get this long at SIGTERM
+
+  // ---- webhooks (src/webhooks/deliverer.h) ----
+  // LSH_WEBHOOK_URLS: comma-separated endpoints added at start (kept in the
+  // database like those added by POST /webhooks; removing one from the list
+  // does not remove it from the database).
+  std::vector<std::string> webhook_urls;
+  // LSH_WEBHOOK_SECRET: signs each request (X-LSH-Signature); unset: unsigned.
+  std::string webhook_secret;
+  int webhook_timeout_ms = 10000;  // LSH_WEBHOOK_TIMEOUT_MS: connect and read timeout
+  // LSH_WEBHOOK_BACKOFF_MS / LSH_WEBHOOK_BACKOFF_MAX_MS: the first retry
+  // delay, doubled per failure up to the cap (a Retry-After answer wins).
+  int webhook_backoff_ms = 1000;
+  int webhook_backoff_max_ms = 300000;
+
+  // ---- retention (src/retention/pruner.h) ----
+  // Days may be fractional (0.5 = 12 hours; tests use tiny values); 0 keeps
+  // forever.
+  double event_retention_days = 7;  // LSH_EVENT_RETENTION_DAYS: events, delivered outbox rows
+  double run_retention_days = 30;   // LSH_RUN_RETENTION_DAYS: finished runs and their logs
+  // LSH_RUNS_PER_JOB: runs kept per job, newest first (with their logs); 0: no cap.
+  int runs_per_job = 1000;
+  int prune_interval_ms = 60000;  // LSH_PRUNE_INTERVAL_MS: how often the pruner runs
 };
 
 // Reads the environment, then `args` (the flags after the subcommand).

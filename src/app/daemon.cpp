@@ -19,10 +19,14 @@
 #include "http/server.h"
 #include "metrics/metrics.h"
 #include "metrics/server.h"
+#include "retention/pruner.h"
 #include "store/db.h"
 #include "store/migrations.h"
+#include "store/retention.h"
 #include "store/store.h"
+#include "store/webhooks.h"
 #include "store/writer.h"
+#include "webhooks/deliverer.h"
 
 namespace lsh::app {
 
@@ -105,13 +109,37 @@ int Serve(const std::vector<std::string>& args) {
   store::ReaderPool readers(dbo);
   store::Store st(writer, readers, clock);
   events::EventHub hub;
-  writer.SetOnCommit([&hub](int64_t newest) { hub.Publish(newest); });
+  store::WebhookStore webhook_store(writer, readers);
+  webhooks::DelivererOptions wopts;
+  wopts.secret = cfg->webhook_secret;
+  wopts.timeout = std::chrono::milliseconds(cfg->webhook_timeout_ms);
+  wopts.backoff = std::chrono::milliseconds(cfg->webhook_backoff_ms);
+  wopts.backoff_max = std::chrono::milliseconds(cfg->webhook_backoff_max_ms);
+  webhooks::Deliverer deliverer(webhook_store, clock, wopts);
+  writer.SetOnCommit([&hub, &deliverer](int64_t newest) {
+    hub.Publish(newest);
+    deliverer.Wake();
+  });
   if (auto bounds = st.EventBounds()) hub.Publish(bounds->second);
   writer.Start();
 
   std::string boot_id = NewUuidV7(clock.Now());
   if (auto s = st.BootRecord(boot_id, getpid(), LSH_VERSION); !s) {
     spdlog::critical("cannot write to the database: {}", s.error().message);
+    writer.Stop();
+    return 1;
+  }
+
+  // Webhooks: after the writer, stopped before it (below).
+  for (const auto& url : cfg->webhook_urls) {
+    if (auto added = webhook_store.EndpointAdd(url); !added) {
+      spdlog::critical("cannot add webhook endpoint {}: {}", url, added.error().message);
+      writer.Stop();
+      return 1;
+    }
+  }
+  if (auto s = deliverer.Start(); !s) {
+    spdlog::critical("cannot start webhook delivery: {}", s.error().message);
     writer.Stop();
     return 1;
   }
@@ -134,6 +162,18 @@ int Serve(const std::vector<std::string>& args) {
     return 1;
   }
   dispatcher.Start();
+  store::RetentionStore retention_store(writer, readers);
+  retention::PrunerOptions popts;
+  auto days = [](double d) {
+    return std::chrono::milliseconds(static_cast<int64_t>(d * 86400000.0));
+  };
+  popts.event_retention = days(cfg->event_retention_days);
+  popts.run_retention = days(cfg->run_retention_days);
+  popts.runs_per_job = cfg->runs_per_job;
+  popts.interval = std::chrono::milliseconds(cfg->prune_interval_ms);
+  popts.logs_dir = dopts.logs_dir;
+  retention::Pruner pruner(retention_store, clock, popts);
+  pruner.Start();
   exec::ScheduleLoop schedules(st, clock, dispatcher);
   if (auto s = schedules.Start(); !s) {
     spdlog::critical("{}", s.error().message);
@@ -172,10 +212,13 @@ int Serve(const std::vector<std::string>& args) {
     s.resident_bytes = ProcessMemory().resident_bytes;
     return s;
   });
+  server.SetWebhooks(&deliverer);
   auto port = server.Bind();
   auto metrics_port = port ? metrics_server.Bind(cfg->host, cfg->metrics_port) : port;
   if (!port || !metrics_port) {
     spdlog::critical("{}", (!port ? port : metrics_port).error().message);
+    pruner.Stop();
+    deliverer.Stop();
     schedules.Stop();
     dispatcher.Stop(std::chrono::seconds(0));
     writer.Stop();
@@ -199,6 +242,8 @@ int Serve(const std::vector<std::string>& args) {
   metrics_server.Stop();
   schedules.Stop();                                              // no new fires
   dispatcher.Stop(std::chrono::seconds(cfg->shutdown_grace_s));  // runs finish or are recorded
+  pruner.Stop();
+  deliverer.Stop();  // before the writer: its outcomes are writes
   (void)st.BootStop(boot_id);
   if (auto s = st.Checkpoint(); !s) spdlog::warn("{}", s.error().message);
   writer.Stop();

@@ -29,11 +29,13 @@ void HttpServer::AddStatusRoutes() {
         c.res, 200,
         {{"service", "LSH Daemon API"},
          {"version", LSH_VERSION},
-         {"endpoints",
-          {"GET /health", "GET /status", "GET /jobs", "POST /jobs", "GET /jobs/:id",
-           "PATCH /jobs/:id", "DELETE /jobs/:id", "POST /jobs/bulk", "POST /jobs/:id/trigger",
-           "POST /jobs/:id/start", "POST /jobs/:id/stop", "GET /jobs/:id/runs", "GET /runs/:id",
-           "GET /runs/:id/log", "GET /events", "GET /events.json", "GET /export/jobs"}}});
+         {"endpoints", {"GET /health",          "GET /status",         "GET /jobs",
+                        "POST /jobs",           "GET /jobs/:id",       "PATCH /jobs/:id",
+                        "DELETE /jobs/:id",     "POST /jobs/bulk",     "POST /jobs/:id/trigger",
+                        "POST /jobs/:id/start", "POST /jobs/:id/stop", "GET /jobs/:id/runs",
+                        "GET /runs/:id",        "GET /runs/:id/log",   "GET /events",
+                        "GET /events.json",     "GET /export/jobs",    "GET /webhooks",
+                        "POST /webhooks",       "DELETE /webhooks"}}});
   });
 
   router_.Add("GET", "/status", [this](Ctx& c) {

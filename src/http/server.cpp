@@ -264,6 +264,7 @@ void HttpServer::AddRoutes() {
   AddJobRoutes();
   AddRunRoutes();
   AddEventRoutes();
+  AddWebhookRoutes();
 }
 
 }  // namespace lsh::http

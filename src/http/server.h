@@ -34,6 +34,7 @@
 #include "http/router.h"
 #include "metrics/metrics.h"
 #include "store/store.h"
+#include "webhooks/deliverer.h"
 
 namespace lsh::http {
 
@@ -90,6 +91,8 @@ class HttpServer {
   void Stop();         // stops accepting; in-flight requests finish
   // Requests are counted here when set (before Start).
   void SetMetrics(metrics::Metrics* m) { metrics_ = m; }
+  // The webhook deliverer behind /webhooks; set before Start (unset: 503).
+  void SetWebhooks(webhooks::Deliverer* deliverer) { webhooks_ = deliverer; }
 
   bool shutting_down() const { return stopping_.load(); }
 
@@ -103,6 +106,7 @@ class HttpServer {
   void AddStatusRoutes();
   void AddRunRoutes();
   void AddEventRoutes();
+  void AddWebhookRoutes();
 
   // Constant after construction.
   const ServerOptions options_;
@@ -114,6 +118,7 @@ class HttpServer {
   const SteadyTime started_;
   Router<Handler> router_;
   ListeningServer server_;
+  webhooks::Deliverer* webhooks_ = nullptr;  // set before Start
 
   events::EventCache sse_cache_;         // the newest events, shared by streams
   metrics::Metrics* metrics_ = nullptr;  // set before Start, then constant

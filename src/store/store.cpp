@@ -8,6 +8,7 @@
 #include "core/time.h"
 #include "store/migrations.h"
 #include "store/store_internal.h"
+#include "store/webhooks.h"
 
 namespace lsh::store {
 
@@ -176,6 +177,8 @@ int64_t Store::EventAppend(WriteTx& tx, const std::string& type, const std::stri
   q.exec();
   int64_t id = tx.db.getLastInsertRowid();
   tx.last_event_id = id;
+  // Job events go to every webhook endpoint, queued in this transaction.
+  if (type.size() > 4 && type.compare(0, 4, "job:") == 0) WebhookStore::QueueForEvent(tx, id);
   return id;
 }
 
@@ -470,8 +473,7 @@ Result<Job> Store::JobDelete(std::string_view id_or_name, bool force) {
   return std::move(*out);
 }
 
-Result<std::vector<Event>> Store::EventsAfter(int64_t after, int limit,
-                                              const EventFilter& filter) {
+Result<std::vector<Event>> Store::EventsAfter(int64_t after, int limit, const EventFilter& filter) {
   try {
     auto lease = readers_.Acquire();
     if (!lease) return lease.error();

@@ -194,8 +194,8 @@ class Store {
 
   // ---- events (the durable log, promise 3) ----
   struct EventFilter {
-    std::string job_id;               // empty: every job
-    std::vector<std::string> types;   // empty: every type
+    std::string job_id;              // empty: every job
+    std::vector<std::string> types;  // empty: every type
   };
   // Events with id > after, in id order, at most `limit`.
   Result<std::vector<Event>> EventsAfter(int64_t after, int limit, const EventFilter& filter);
@@ -215,6 +215,7 @@ class Store {
 
   // ---- building blocks for writes (run on the writer thread, inside tx) ----
   // Appends an event (data is JSON text); records its id in tx.last_event_id.
+  // A job:* event also queues its webhook deliveries (WebhookStore).
   static int64_t EventAppend(WriteTx& tx, const std::string& type, const std::string& job_id,
                              const std::string& run_id, const std::string& data_json);
   // Appends an outbox row for a changed job or run (payload is JSON text).
