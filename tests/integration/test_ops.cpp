@@ -202,3 +202,51 @@ TEST_CASE("litestream replicates the live database to a file replica and restore
   CHECK(d.Post("/jobs", {{"name", "after"}, {"command", "true"}})->status == 201);
   CHECK(Json(d.Get("/health"))["status"] == "healthy");
 }
+
+TEST_CASE("the container entrypoint restores a backup put in restore/ at boot", "[ops][restore]") {
+  TestDaemon d;
+  d.Start();
+  for (int i = 0; i < 5; ++i)
+    REQUIRE(d.Post("/jobs", {{"name", "kept-" + std::to_string(i)}, {"command", "true"}})->status ==
+            201);
+  TempDir data;
+  std::string backup = data.path() + "/restore/lsh.db";
+  REQUIRE(lsh::test::RunLshd({"backup", backup, "--db", d.db_path()}).status != 0);  // no dir yet
+  REQUIRE(std::system(("mkdir -p " + data.path() + "/restore").c_str()) == 0);
+  REQUIRE(lsh::test::RunLshd({"backup", backup, "--db", d.db_path()}).status == 0);
+  // The database the restore replaces.
+  WriteAll(data.path() + "/lsh.db", "the old database");
+  WriteAll(data.path() + "/lsh.db-wal", "its wal");
+
+  std::string bin_dir = std::string(LSHD_BIN).substr(0, std::string(LSHD_BIN).rfind('/'));
+  std::string entry = LSH_SOURCE_DIR "/scripts/container-entrypoint.sh";
+  std::string env = "LSH_DB_PATH=" + data.path() + "/lsh.db LSH_ENTRYPOINT_USER= PATH=" + bin_dir +
+                    ":/usr/bin:/bin ";
+  std::string out = data.path() + "/entry.out", err = data.path() + "/entry.err";
+  int rc = Run({"sh", "-c", env + entry + " lshd check --json"}, "/dev/null", out, err);
+  INFO(ReadAll(out) << ReadAll(err));
+  REQUIRE(rc == 0);
+  json facts = json::parse(ReadAll(out));
+  CHECK(facts["jobs"] == 5);  // the command ran on the restored database
+  CHECK(ReadAll(err).find("restored") != std::string::npos);
+  CHECK(access(backup.c_str(), F_OK) != 0);
+  // The replaced files are kept, not deleted.
+  std::string found = ReadAll(err);
+  auto at = found.find("the previous database is in ");
+  REQUIRE(at != std::string::npos);
+  std::string saved = found.substr(at + 28);
+  saved = saved.substr(0, saved.find('\n'));
+  CHECK(ReadAll(saved + "/lsh.db") == "the old database");
+  CHECK(ReadAll(saved + "/lsh.db-wal") == "its wal");
+  CHECK(access((data.path() + "/lsh.db-wal").c_str(), F_OK) != 0);
+
+  // A damaged restore file stops the start and changes nothing.
+  REQUIRE(std::system(("mkdir -p " + data.path() + "/restore").c_str()) == 0);
+  WriteAll(backup, std::string(8192, 'x'));
+  rc = Run({"sh", "-c", env + entry + " true"}, "/dev/null", out, err);
+  CHECK(rc != 0);
+  CHECK(ReadAll(err).find("failed lshd check") != std::string::npos);
+  CHECK(access(backup.c_str(), F_OK) == 0);
+  SQLite::Database db(data.path() + "/lsh.db", SQLITE_OPEN_READONLY);
+  CHECK(db.execAndGet("SELECT count(*) FROM jobs").getInt() == 5);
+}
