@@ -250,3 +250,56 @@ TEST_CASE("the container entrypoint restores a backup put in restore/ at boot", 
   SQLite::Database db(data.path() + "/lsh.db", SQLITE_OPEN_READONLY);
   CHECK(db.execAndGet("SELECT count(*) FROM jobs").getInt() == 5);
 }
+
+TEST_CASE("the deploy file checker passes the real files and catches broken copies",
+          "[ops][deploy]") {
+  TempDir root;
+  for (const char* p : {"CMakeLists.txt", "cmake", "migrations", "src", "scripts", "tools"})
+    REQUIRE(symlink((std::string(LSH_SOURCE_DIR) + "/" + p).c_str(),
+                    (root.path() + "/" + p).c_str()) == 0);
+  WriteAll(root.path() + "/.dockerignore", ReadAll(LSH_SOURCE_DIR "/.dockerignore"));
+  std::string fly = ReadAll(LSH_SOURCE_DIR "/fly.lsh.toml");
+  std::string docker = ReadAll(LSH_SOURCE_DIR "/Dockerfile.lsh");
+  std::string out = root.path() + "/check.out", err = root.path() + "/check.err";
+  auto check = [&] {
+    return Run({"python3", LSH_SOURCE_DIR "/scripts/check_deploy_files", "--root", root.path(),
+                "--binary", LSHD_BIN},
+               "/dev/null", out, err);
+  };
+  WriteAll(root.path() + "/fly.lsh.toml", fly);
+  WriteAll(root.path() + "/Dockerfile.lsh", docker);
+  {
+    int rc = check();
+    INFO(ReadAll(out) << ReadAll(err));
+    REQUIRE(rc == 0);
+  }
+
+  auto replace = [](std::string s, const std::string& from, const std::string& to) {
+    size_t at = s.find(from);
+    REQUIRE(at != std::string::npos);
+    return s.replace(at, from.size(), to);
+  };
+  fly = replace(fly, "kill_timeout = 30", "kill_timeout = 5");
+  fly = replace(fly, "destination = \"/data\"", "destination = \"/var/data\"");
+  docker = replace(docker, "tini ca-certificates", "ca-certificates no-such-package-lshd");
+  docker = replace(docker, "COPY src/ src/", "COPY sources/ src/");
+  docker = replace(docker, "RUN scripts/build build-release Release",
+                   "RUN cmake -B build-release && cmake --build build-release && true");
+  docker = replace(docker, "libfmt9 ", "");
+  docker = replace(docker, "EXPOSE 3030 9091", "EXPOSE 3030\nCOPY only-one-argument");
+  WriteAll(root.path() + "/fly.lsh.toml", fly);
+  WriteAll(root.path() + "/Dockerfile.lsh", docker);
+  int rc = check();
+  std::string report = ReadAll(out);
+  INFO(report << ReadAll(err));
+  CHECK(rc == 1);
+  for (const char* failure :
+       {"FAIL  kill_timeout (5) outlasts", "FAIL  [mounts] puts a volume at /data",
+        "FAIL  dockerfile-utils lint Dockerfile.lsh is clean",
+        "COPY requires at least two arguments", "FAIL  Debian has package no-such-package-lshd",
+        "FAIL  line 18: COPY source sources/ exists", "FAIL  the runtime stage installs tini",
+        "FAIL  the build stage builds Release with scripts/build",
+        "FAIL  the build stage runs no apt-get or compiler of its own",
+        "FAIL  the runtime stage installs libfmt9", "FAIL  EXPOSE 3030 9091"})
+    CHECK(report.find(failure) != std::string::npos);
+}
