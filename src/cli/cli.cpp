@@ -339,6 +339,23 @@ std::string Ms(const json& j) {
   return buf;
 }
 
+// Seconds as "3d 4h 5m", "4h 5m", "5m 6s" or "6.2s".
+std::string Uptime(const json& j) {
+  if (!j.is_number()) return "-";
+  double secs = j.get<double>();
+  long long t = static_cast<long long>(secs);
+  char buf[64];
+  if (t >= 86400)
+    std::snprintf(buf, sizeof buf, "%lldd %lldh %lldm", t / 86400, t % 86400 / 3600, t % 3600 / 60);
+  else if (t >= 3600)
+    std::snprintf(buf, sizeof buf, "%lldh %lldm", t / 3600, t % 3600 / 60);
+  else if (t >= 60)
+    std::snprintf(buf, sizeof buf, "%lldm %llds", t / 60, t % 60);
+  else
+    std::snprintf(buf, sizeof buf, "%.1fs", secs);
+  return buf;
+}
+
 // Columns padded to their widest cell, two spaces apart; the last column is
 // not padded.
 void PrintTable(const std::vector<std::string>& header,
@@ -476,8 +493,7 @@ int CmdStatus(const Command& c, Args& a) {
       {"daemon", Daemon(a).url() + " (running: " + Field(s, "running") + ")"},
       {"version", Field(s, "version")},
       {"pid", Field(s, "pid")},
-      {"uptime",
-       Ms(s.value("uptime", json()).is_number() ? json(s["uptime"].get<double>() * 1000) : json())},
+      {"uptime", Uptime(s.value("uptime", json()))},
       {"jobs", Field(jobs, "total") + (by.empty() ? "" : " (" + by + ")")},
       {"runs", Field(runs, "running") + " running, " + Field(runs, "queued") + " queued"},
       {"outbox", Field(ob, "pending") + " pending, " + Field(ob, "parked") +
@@ -704,14 +720,22 @@ int CmdEvents(const Command& c, Args& a) {
       if (a.json) {
         std::printf("%s\n", j.dump().c_str());
       } else {
+        // Rows arrive one at a time, so the columns have fixed widths.
+        auto line = [](const std::vector<std::string>& row) {
+          static const size_t widths[] = {6, 19, 16, 20, 0};
+          std::string out;
+          for (size_t i = 0; i < row.size(); ++i) {
+            out += row[i];
+            if (i + 1 < row.size())
+              out += std::string(std::max(widths[i], row[i].size()) - row[i].size() + 2, ' ');
+          }
+          std::printf("%s\n", out.c_str());
+        };
         if (!header_done) {
           header_done = true;
-          std::printf("ID  TIME (UTC)  TYPE  JOB  RUN\n");
+          line(kEventHeader);
         }
-        auto row = EventRow(j);
-        std::string out;
-        for (size_t i = 0; i < row.size(); ++i) out += (i ? "  " : "") + row[i];
-        std::printf("%s\n", out.c_str());
+        line(EventRow(j));
       }
       std::fflush(stdout);
       return limit < 0 || ++seen < limit;

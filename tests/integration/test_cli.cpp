@@ -280,8 +280,9 @@ TEST_CASE("cli events lists the log and follows it from --since", "[cli]") {
   INFO(live.err);
   CHECK(live.status == 0);
   auto live_lines = Lines(live.out);
-  REQUIRE(live_lines.size() == 2);  // header + the event
-  CHECK(live_lines[1].find("job:created  e3") != std::string::npos);
+  REQUIRE(live_lines.size() == 2);                                         // header + the event
+  CHECK(live_lines[0].find("TYPE") == live_lines[1].find("job:created"));  // aligned
+  CHECK(live_lines[1].find("job:created       e3") != std::string::npos);
 }
 
 TEST_CASE("cli logs -f follows a running job to its end", "[cli]") {
