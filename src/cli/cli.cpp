@@ -164,6 +164,7 @@ class Daemon {
     bool reached = false;
     int status = 0;
     std::string body;
+    std::string total;    // X-Total-Count, when the route sends it
     std::string failure;  // why it was not reached
   };
 
@@ -187,6 +188,7 @@ class Daemon {
     r.reached = true;
     r.status = res->status;
     r.body = res->body;
+    r.total = res->get_header_value("X-Total-Count");
     return r;
   }
 
@@ -508,7 +510,16 @@ int CmdJobs(const Command& c, Args& a) {
   std::string q =
       "/jobs?limit=" + UrlEncode(a.values.count("--limit") ? a.values["--limit"] : "1000");
   if (a.values.count("--status")) q += "&status=" + UrlEncode(a.values["--status"]);
-  LSH_CALL(jobs, c, a, "GET", q);
+  Daemon d(a);
+  auto r = d.Call("GET", q);
+  if (!r.reached) return Unreachable(c, d, r.failure);
+  if (r.status / 100 != 2) return DaemonError(c, a, r);
+  auto jobs = json::parse(r.body, nullptr, false);
+  if (jobs.is_discarded() || !jobs.is_array()) {
+    std::fprintf(stderr, "lshd jobs: the daemon at %s answered with something that is not a list\n",
+                 d.url().c_str());
+    return kExitDaemonError;
+  }
   if (a.json) {
     PrintJson(jobs);
     return kExitOk;
@@ -516,6 +527,10 @@ int CmdJobs(const Command& c, Args& a) {
   std::vector<std::vector<std::string>> rows;
   for (const auto& j : jobs) rows.push_back(JobRow(j));
   PrintTable(kJobHeader, rows);
+  if (!r.total.empty() && r.total != std::to_string(rows.size()))
+    std::fprintf(stderr,
+                 "(%zu of %s jobs shown, newest first; --status narrows, --limit up to 1000)\n",
+                 rows.size(), r.total.c_str());
   return kExitOk;
 }
 

@@ -76,6 +76,17 @@ TEST_CASE("cli add jobs trigger runs logs and status against a real daemon", "[c
   CHECK(nightly["schedule"]["timezone"] == "Europe/Berlin");
   CHECK(nightly["status"] == "scheduled");
 
+  auto at = RunLshd({"add", "once", "--at", "2030-01-01T00:00:00Z", "--timeout", "90s", "--retries",
+                     "2", "--description", "one shot", "--json", "--", "true"},
+                    env);
+  REQUIRE(at.status == 0);
+  json once = ParseOut(at);
+  CHECK(once["schedule"]["at"] == "2030-01-01T00:00:00.000Z");
+  CHECK(once["timeout"] == 90000);
+  CHECK(once["maxRetries"] == 2);
+  CHECK(once["description"] == "one shot");
+  REQUIRE(RunLshd({"rm", "once"}, env).status == 0);
+
   auto every = RunLshd({"add", "tick", "--every", "1h30m", "--json", "--", "true"}, env);
   REQUIRE(every.status == 0);
   CHECK(ParseOut(every)["schedule"]["interval"] == 5400000);
@@ -96,6 +107,11 @@ TEST_CASE("cli add jobs trigger runs logs and status against a real daemon", "[c
   CHECK(jobs.out.find("0 3 * * * Europe/Berlin") != std::string::npos);
   CHECK(jobs.out.find("every 1h30m") != std::string::npos);
 
+  auto two = RunLshd({"jobs", "--limit", "2"}, env);
+  REQUIRE(two.status == 0);
+  CHECK(Lines(two.out).size() == 3);
+  CHECK(two.err.find("2 of 3 jobs shown") != std::string::npos);
+
   auto jobs_json = RunLshd({"jobs", "--json"}, env);
   REQUIRE(jobs_json.status == 0);
   CHECK(ParseOut(jobs_json).size() == 3);
@@ -114,13 +130,23 @@ TEST_CASE("cli add jobs trigger runs logs and status against a real daemon", "[c
   CHECK(run["exitCode"] == 0);
   std::string run_id = run["id"];
 
+  auto trig_table = RunLshd({"trigger", "greet"}, env);
+  REQUIRE(trig_table.status == 0);
+  CHECK(trig_table.out.find("RUN") == 0);
+  CHECK(trig_table.out.find("manual") != std::string::npos);
+  REQUIRE(lsh::test::WaitFor([&] {
+    auto r = RunLshd({"runs", "greet", "--status", "completed", "--json"}, env);
+    return r.status == 0 && ParseOut(r).size() == 2;
+  }));
+
   auto runs = RunLshd({"runs", "greet"}, env);
   REQUIRE(runs.status == 0);
   CHECK(runs.out.find(run_id) != std::string::npos);
   CHECK(runs.out.find("completed") != std::string::npos);
   auto runs_json = RunLshd({"runs", "greet", "--json"}, env);
   REQUIRE(runs_json.status == 0);
-  CHECK(ParseOut(runs_json)[0]["id"] == run_id);
+  CHECK(ParseOut(runs_json).size() == 2);
+  CHECK(ParseOut(runs_json)[1]["id"] == run_id);  // newest first
 
   auto logs = RunLshd({"logs", run_id}, env);
   REQUIRE(logs.status == 0);
