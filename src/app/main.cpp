@@ -2,6 +2,8 @@
 //
 //   lshd serve      the daemon (scripts/run starts it)
 //   lshd migrate    applies the schema migrations and reports
+//   lshd backup, check        the database file (app/db_commands.h)
+//   lshd status, jobs, add, … the client (cli/cli.h)
 //   lshd --version  the version
 #include <signal.h>
 #include <unistd.h>
@@ -11,6 +13,8 @@
 #include <vector>
 
 #include "app/daemon.h"
+#include "app/db_commands.h"
+#include "cli/cli.h"
 
 namespace {
 
@@ -21,6 +25,8 @@ const char* kUsage =
     "Usage:\n"
     "  lshd serve [options]    run the daemon\n"
     "  lshd migrate [--db P]   apply database migrations and report\n"
+    "  lshd backup PATH        online, verified copy of the database (lshd backup --help)\n"
+    "  lshd check [--json]     integrity, schema version and outbox of the database\n"
     "  lshd --version          print the version\n"
     "  lshd --help             this text\n"
     "\n"
@@ -43,6 +49,7 @@ int main(int argc, char** argv) {
   std::vector<std::string> args(argv + 1, argv + argc);
   if (args.empty() || args[0] == "--help" || args[0] == "-h" || args[0] == "help") {
     std::fputs(kUsage, stdout);
+    std::printf("\n%s", lsh::cli::UsageText());
     return 0;
   }
   if (args[0] == "--version" || args[0] == "-V" || args[0] == "version") {
@@ -51,6 +58,10 @@ int main(int argc, char** argv) {
   }
   std::string cmd = args[0];
   std::vector<std::string> rest(args.begin() + 1, args.end());
+  // Subcommands with their own --help: the client, backup and check.
+  if (auto rc = lsh::cli::Dispatch(cmd, rest)) return *rc;
+  if (cmd == "backup") return lsh::app::BackupCommand(rest);
+  if (cmd == "check") return lsh::app::CheckCommand(rest);
   for (const auto& a : rest) {
     if (a == "--help" || a == "-h") {
       std::fputs(kUsage, stdout);
