@@ -167,7 +167,10 @@ int Serve(const std::vector<std::string>& args) {
   schedules.Stop();          // no new fires
   dispatcher.Stop(std::chrono::seconds(cfg->shutdown_grace_s));  // runs finish or are recorded
   (void)st.BootStop(boot_id);
-  if (auto s = st.Checkpoint(); !s) spdlog::warn("{}", s.error().message);
+  // After an I/O error nothing more goes to the database file (writer.h).
+  if (writer.state() != store::Writer::State::kStopped) {
+    if (auto s = st.Checkpoint(); !s) spdlog::warn("{}", s.error().message);
+  }
   writer.Stop();
   spdlog::warn("stopped cleanly");
   return 0;
