@@ -74,7 +74,7 @@ TEST_CASE("power loss with LSH_SYNC=full loses no acknowledged write", "[fault][
   d.options() = ShimOptions(d.dir(), state.path(), {{"LSH_SYNC", "full"}});
   d.Start();
   Ledger ledger;
-  for (int cycle = 0; cycle < 5; ++cycle) {
+  for (int cycle = 0; cycle < 10; ++cycle) {
     INFO("cut " << cycle);
     ledger.Add(LoadThenKill(d, "p" + std::to_string(cycle), std::chrono::milliseconds(moment(rng)),
                             seed + cycle));
@@ -85,7 +85,7 @@ TEST_CASE("power loss with LSH_SYNC=full loses no acknowledged write", "[fault][
     CHECK(ledger.Verify(d) == 0);
   }
   WARN(ledger.acked() << " acknowledged");
-  CHECK(ledger.acked() > 5 * 5);
+  CHECK(ledger.acked() > 10 * 5);
 }
 
 TEST_CASE("power loss with LSH_SYNC=normal does lose acknowledged writes (the test can fail)",
