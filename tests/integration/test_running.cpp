@@ -208,7 +208,11 @@ TEST_CASE("DELETE ?force=true stops an active run first", "[running]") {
   d.Start();
   Create(d, {{"name", "busy"}, {"command", "sleep 100"}});
   std::string run = Json(d.Post("/jobs/busy/trigger", nullptr))["run"]["id"];
-  REQUIRE(WaitFor([&] { return Json(d.Get("/runs/" + run))["status"] == "running"; }));
+  // The pid follows the claim in its own write (Store::RunSetPids).
+  REQUIRE(WaitFor([&] {
+    json r = Json(d.Get("/runs/" + run));
+    return r["status"] == "running" && !r["pid"].is_null();
+  }));
   pid_t pgid = Json(d.Get("/runs/" + run))["pid"].get<pid_t>();
   auto refused = d.Delete("/jobs/busy");
   CHECK(refused->status == 409);
