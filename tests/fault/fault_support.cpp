@@ -116,7 +116,7 @@ void Workload::Client(int c) {
     } else {
       r.job_name = r.key;
       r.path = "/jobs";
-      json body = {{"name", r.job_name}, {"command", "true"}};
+      json body = {{"name", r.job_name}, {"command", options_.command}};
       if (!pad.empty()) body["description"] = pad;
       r.body = body.dump();
     }

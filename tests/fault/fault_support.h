@@ -61,6 +61,7 @@ struct WorkloadOptions {
   int clients = 4;
   double trigger_share = 0.3;    // of requests, once a client has a job of its own
   size_t description_bytes = 0;  // padding per job, to fill a disk faster
+  std::string command = "true";  // what the jobs run when triggered
   int max_per_client = 1 << 30;
 };
 

@@ -1,5 +1,8 @@
 // Crash loop and power loss (docs/faults.md): kill -9 at a random moment
 // under load, again and again, and count what survived.
+#include <SQLiteCpp/Database.h>
+#include <SQLiteCpp/Statement.h>
+
 #include <catch2/catch.hpp>
 #include <chrono>
 #include <cstdlib>
@@ -48,8 +51,11 @@ TEST_CASE(
   int64_t in_doubt = 0;
   for (int cycle = 0; cycle < 20; ++cycle) {
     INFO("cycle " << cycle);
+    // Runs that take a moment, so kills find some of them running.
+    WorkloadOptions load;
+    load.command = "sleep 0.05";
     auto sent = LoadThenKill(d, "k" + std::to_string(cycle), std::chrono::milliseconds(moment(rng)),
-                             seed + cycle);
+                             seed + cycle, load);
     for (const auto& r : sent) in_doubt += r.outcome == Outcome::kInDoubt;
     ledger.Add(std::move(sent));
     // After the kill, before the restart: the file is sound as the crash left it.
@@ -59,9 +65,16 @@ TEST_CASE(
     CHECK(ledger.Verify(d) == 0);
   }
   INFO(ledger.acked() << " acknowledged, " << in_doubt << " in doubt at a kill");
-  WARN(ledger.acked() << " acknowledged, " << in_doubt << " in doubt at a kill");
   CHECK(ledger.acked() > 20 * 5);
   CHECK(in_doubt > 0);  // the kills did land while requests were in flight
+  // ... and while runs were running: recovery found them (promise 4).
+  SQLite::Database db(d.db_path(), SQLite::OPEN_READONLY);
+  SQLite::Statement q(db, "SELECT count(*) FROM runs WHERE error_type = 'abandoned'");
+  REQUIRE(q.executeStep());
+  int64_t abandoned = q.getColumn(0).getInt64();
+  WARN(ledger.acked() << " acknowledged, " << in_doubt << " in doubt at a kill, " << abandoned
+                      << " runs abandoned");
+  CHECK(abandoned > 0);
 }
 
 TEST_CASE("power loss with LSH_SYNC=full loses no acknowledged write", "[fault][power]") {
