@@ -103,10 +103,17 @@ Error Writer::Fail(const std::exception& e, int system_errno) {
     code = se->getExtendedErrorCode();
   int primary = code & 0xff;
   std::string what = e.what();
-  if (system_errno != 0) what += ": " + std::string(std::strerror(system_errno));
+  // The errno is the last failed system call's: only an I/O error's own.
+  if (system_errno != 0 && (primary == SQLITE_IOERR || primary == SQLITE_FULL))
+    what += ": " + std::string(std::strerror(system_errno));
+  // No space is SQLITE_FULL, or an I/O error with ENOSPC (growing the
+  // -shm, truncating); but a failed fsync is fail-stop whatever its errno.
+  bool no_space = primary == SQLITE_FULL ||
+                  (primary == SQLITE_IOERR && (system_errno == ENOSPC || system_errno == EDQUOT) &&
+                   code != SQLITE_IOERR_FSYNC && code != SQLITE_IOERR_DIR_FSYNC);
   State next = State::kFailing;
   std::string c, message;
-  if (primary == SQLITE_FULL || system_errno == ENOSPC || system_errno == EDQUOT) {
+  if (no_space) {
     c = "disk_full";
     message = "the disk holding the database is full (" + what +
               "); nothing of this write was saved. Writes resume by themselves once space "
@@ -166,10 +173,9 @@ void Writer::RunBatch(std::deque<Task>& batch) {
           // The disk (full, failing) fails the whole batch; anything else
           // is this write's own failure.
           int primary = e.getExtendedErrorCode() & 0xff;
-          int sys = sqlite3_system_errno(handle);
           if (primary == SQLITE_FULL || primary == SQLITE_IOERR || primary == SQLITE_CORRUPT ||
-              primary == SQLITE_NOTADB || sys == ENOSPC) {
-            batch_error = Fail(e, sys);
+              primary == SQLITE_NOTADB) {
+            batch_error = Fail(e, sqlite3_system_errno(handle));
             break;
           }
           s = Error::Internal(std::string("write failed: ") + e.what());
