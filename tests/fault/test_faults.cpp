@@ -250,7 +250,10 @@ TEST_CASE("SIGTERM under load refuses new requests and finishes in-flight ones w
   auto took = std::chrono::steady_clock::now() - t0;
   CHECK(status == 0);
   INFO("exit took " << std::chrono::duration<double>(took).count() << " s");
-  CHECK(took < std::chrono::seconds(kGraceS) + std::chrono::milliseconds(1500));
+  // The long run got its grace, and no more: the daemon was gone well
+  // before the run would have been SIGKILLed (the kill grace is 5 s).
+  CHECK(took >= std::chrono::seconds(kGraceS));
+  CHECK(took < std::chrono::seconds(kGraceS + 3));
   Ledger ledger;
   ledger.Add(load.Stop());
 
