@@ -245,7 +245,10 @@ int Serve(const std::vector<std::string>& args) {
   pruner.Stop();
   deliverer.Stop();  // before the writer: its outcomes are writes
   (void)st.BootStop(boot_id);
-  if (auto s = st.Checkpoint(); !s) spdlog::warn("{}", s.error().message);
+  // After an I/O error nothing more goes to the database file (writer.h).
+  if (writer.state() != store::Writer::State::kStopped) {
+    if (auto s = st.Checkpoint(); !s) spdlog::warn("{}", s.error().message);
+  }
   writer.Stop();
   spdlog::warn("stopped cleanly");
   return 0;

@@ -8,6 +8,7 @@
 #include "http/params.h"
 #include "http/server.h"
 #include "schedule/next.h"
+#include "store/migrations.h"
 
 namespace lsh::http {
 
@@ -44,11 +45,26 @@ void HttpServer::AddRunRoutes() {
             c.res, Error::Invalid("wait must be a whole number of seconds from 0 to 3600", "wait"));
       wait_s = static_cast<int>(n);
     }
-    auto run = store_.RunEnqueue(c.params.at("id"), "manual");
-    if (!run) return SendError(c.res, run.error());
+    std::optional<store::IdempotentCreate> idem;
+    if (c.req.has_header("Idempotency-Key")) {
+      std::string key = c.req.get_header_value("Idempotency-Key");
+      if (key.empty() || key.size() > 255)
+        return SendError(c.res, Error::Invalid("Idempotency-Key must be 1 to 255 characters",
+                                               "Idempotency-Key"));
+      idem = store::IdempotentCreate{key, "POST /jobs/:id/trigger",
+                                     store::Checksum(c.params.at("id"))};
+    }
+    auto out = store_.RunTrigger(c.params.at("id"), idem ? &*idem : nullptr);
+    if (!out) return SendError(c.res, out.error());
     dispatcher_.Wake();
-    json body = {{"status", "triggered"}, {"success", true}, {"jobId", run->job_id}};
-    Run r = *run;
+    if (out->replayed) c.res.set_header("Idempotent-Replayed", "true");
+    json body = {{"status", "triggered"}, {"success", true}, {"jobId", out->run.job_id}};
+    Run r = out->run;
+    if (out->replayed && wait_s == 0) {
+      // The first answer, as it was (its run as it was queued).
+      body["run"] = json::parse(out->run_json, nullptr, false);
+      return SendJson(c.res, 200, body);
+    }
     if (wait_s > 0) {
       bool ended = dispatcher_.WaitRun(r.id, std::chrono::seconds(wait_s));
       if (auto again = store_.RunGet(r.id)) r = *again;

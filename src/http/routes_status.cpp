@@ -19,8 +19,21 @@ void HttpServer::AddStatusRoutes() {
                  {"uptime", uptime},
                  {"version", LSH_VERSION},
                  {"active_commands", dispatcher_.active_count()}};
-    if (!store_.healthy()) body["error"] = "database writes failing: " + store_.last_write_error();
-    if (stopping_) body["error"] = "shutting down";
+    // Why writes fail (README "Health"): "failing" (disk full, busy; each
+    // new write tries again) or "stopped" (an I/O error; until a restart).
+    auto state = store_.write_state();
+    if (state != store::Writer::State::kOk) {
+      body["database"] = {
+          {"writable", false},
+          {"state", state == store::Writer::State::kStopped ? "stopped" : "failing"},
+          {"code", store_.last_write_code()}};
+      body["code"] = store_.last_write_code();
+      body["error"] = "database writes failing: " + store_.last_write_error();
+    }
+    if (stopping_) {
+      body["code"] = "shutting_down";
+      body["error"] = "shutting down";
+    }
     SendJson(c.res, healthy ? 200 : 503, body);
   });
 

@@ -298,6 +298,60 @@ Result<Run> Store::RunEnqueue(std::string_view job_id_or_name, const std::string
   return Unwrap(st, out);
 }
 
+Result<TriggerOutcome> Store::RunTrigger(std::string_view job_id_or_name,
+                                         const IdempotentCreate* idem) {
+  std::optional<Result<TriggerOutcome>> out;
+  Status st = writer_.Write([&](WriteTx& tx) -> Status {
+    if (idem) {
+      SQLite::Statement& q =
+          tx.stmts.Get("SELECT route, request_hash, response FROM idempotency_keys WHERE key = ?");
+      q.bind(1, idem->key);
+      if (q.executeStep()) {
+        if (q.getColumn(0).getString() != idem->route ||
+            q.getColumn(1).getString() != idem->request_hash) {
+          out = Error::Conflict(
+              "Idempotency-Key '" + idem->key +
+                  "' was already used with a different request; use a new key for a new request",
+              "idempotency_key_reused");
+          return Status::Ok();
+        }
+        TriggerOutcome o;
+        o.replayed = true;
+        o.run_json = q.getColumn(2).getString();
+        json stored = json::parse(o.run_json, nullptr, false);
+        if (stored.is_object()) {
+          o.run.id = stored.value("id", "");
+          o.run.job_id = stored.value("jobId", "");
+        }
+        out = std::move(o);
+        return Status::Ok();
+      }
+    }
+    auto job = JobLoad(tx.stmts, job_id_or_name);
+    if (!job) {
+      out = Error::NotFound("Job not found", "job_not_found");
+      return Status::Ok();
+    }
+    TriggerOutcome o;
+    o.run = Enqueue(tx, job->id, "manual", std::nullopt);
+    o.run_json = RunToJson(o.run).dump();
+    if (idem) {
+      SQLite::Statement& ins = tx.stmts.Get(
+          "INSERT INTO idempotency_keys (key, route, request_hash, status_code, response, "
+          "created_at) VALUES (?, ?, ?, 200, ?, ?)");
+      ins.bind(1, idem->key);
+      ins.bind(2, idem->route);
+      ins.bind(3, idem->request_hash);
+      ins.bindNoCopy(4, o.run_json);
+      ins.bind(5, FormatTime(tx.now));
+      ins.exec();
+    }
+    out = std::move(o);
+    return Status::Ok();
+  });
+  return Unwrap(st, out);
+}
+
 Result<std::vector<ClaimedRun>> Store::RunClaim(const std::string& boot_id, int limit) {
   std::optional<Result<std::vector<ClaimedRun>>> out;
   Status st = writer_.Write([&](WriteTx& tx) -> Status {

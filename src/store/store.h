@@ -55,6 +55,14 @@ struct IdempotentCreate {
   std::string route;
   std::string request_hash;
 };
+// A trigger with an Idempotency-Key: the run it queued is kept with the key
+// (as the run's JSON when first queued); a replay returns that, queuing
+// nothing.
+struct TriggerOutcome {
+  Run run;                // the queued run (its id only, on a replay)
+  bool replayed = false;  // true: run_json is the stored first answer
+  std::string run_json;   // the run as JSON text when it was queued
+};
 struct CreateOutcome {
   Job job;                // the created job (empty on a replay)
   bool replayed = false;  // true: body is the stored first response
@@ -156,6 +164,8 @@ class Store {
 
   // ---- runs (docs/lifecycle.md) ----
   Result<Run> RunEnqueue(std::string_view job_id_or_name, const std::string& trigger);
+  // POST /jobs/:id/trigger: RunEnqueue("manual"), once per Idempotency-Key.
+  Result<TriggerOutcome> RunTrigger(std::string_view job_id_or_name, const IdempotentCreate* idem);
   // Claims up to `limit` queued runs that may start now (priority, then
   // queue time; one per job unless its overlap policy is "allow").
   Result<std::vector<ClaimedRun>> RunClaim(const std::string& boot_id, int limit);
@@ -211,7 +221,9 @@ class Store {
   // ---- status ----
   Result<StatusCounts> Counts();
   bool healthy() const { return writer_.healthy(); }
+  Writer::State write_state() const { return writer_.state(); }
   std::string last_write_error() const { return writer_.last_commit_error(); }
+  std::string last_write_code() const { return writer_.last_commit_code(); }
 
   // ---- building blocks for writes (run on the writer thread, inside tx) ----
   // Appends an event (data is JSON text); records its id in tx.last_event_id.

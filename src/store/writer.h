@@ -9,6 +9,16 @@
 // (promise 1: acknowledged means durable); if the COMMIT fails every write of
 // the batch fails with kUnavailable and nothing of it is kept.
 //
+// A failed commit leaves the writer in one of two states (docs/faults.md):
+// - kFailing: the disk is full (SQLITE_FULL, ENOSPC) or the database was
+//   busy. SQLite rolled the transaction back cleanly, so each new write
+//   simply tries again; the first one that commits makes the writer kOk.
+// - kStopped: an I/O error (a failed fsync, a failed write) or corruption.
+//   Fail-stop: after a failed fsync the kernel may have dropped the dirty
+//   pages and a retried fsync would report success for data that is gone
+//   ("fsyncgate"), so the writer refuses every write until lshd restarts
+//   and recovers from what is really on disk.
+//
 // After each commit the on_commit hook runs on the writer thread with the
 // newest event id written, to wake the SSE hub, the dispatcher and the relay.
 // Memory only carries wake-ups; the database is the truth.
@@ -56,6 +66,9 @@ class Writer {
     uint64_t failed_commits = 0;
   };
 
+  // What the last commit said about the database (see the top of the file).
+  enum class State { kOk, kFailing, kStopped };
+
   // max_batch bounds how many writes share one transaction (latency of the
   // first vs throughput of all).
   Writer(std::unique_ptr<SQLite::Database> db, const Clock& clock, size_t max_batch = 1024);
@@ -73,7 +86,10 @@ class Writer {
   Stats stats() const;
   // The last commit failure (disk full, I/O error), cleared by a good commit.
   std::string last_commit_error() const;
-  bool healthy() const { return healthy_.load(); }
+  // Its stable code: disk_full, db_busy, db_io_error (empty when kOk).
+  std::string last_commit_code() const;
+  State state() const { return state_.load(); }
+  bool healthy() const { return state_.load() == State::kOk; }
 
  private:
   struct Task {
@@ -82,6 +98,10 @@ class Writer {
   };
   void Loop();
   void RunBatch(std::deque<Task>& batch);
+  // A SQLite failure inside the batch: the state it leaves and the error
+  // each write of the batch gets. Runs on the writer thread.
+  Error Fail(const std::exception& e, int system_errno);
+  Error StoppedError() const;  // what writes get in kStopped
 
   // Constant after construction.
   const Clock& clock_;
@@ -96,7 +116,8 @@ class Writer {
   bool stopping_ = false;   // guarded by mu_
   Stats stats_;             // guarded by mu_
   std::string last_error_;  // guarded by mu_
-  std::atomic<bool> healthy_{true};
+  std::string last_code_;   // guarded by mu_
+  std::atomic<State> state_{State::kOk};
   std::thread thread_;
 };
 

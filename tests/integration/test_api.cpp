@@ -311,6 +311,29 @@ TEST_CASE("Idempotency-Key replays the first response and another body is a 409"
   CHECK(d.Post("/jobs", Job("idem"), {{"Idempotency-Key", "req-43"}})->status == 409);
 }
 
+TEST_CASE("Idempotency-Key on a trigger queues one run and replays its first answer", "[api]") {
+  TestDaemon d;
+  d.Start();
+  REQUIRE(d.Post("/jobs", Job("once"))->status == 201);
+  REQUIRE(d.Post("/jobs", Job("twice"))->status == 201);
+  httplib::Headers key = {{"Idempotency-Key", "trig-1"}};
+  auto first = d.Post("/jobs/once/trigger", json::object(), key);
+  REQUIRE(first->status == 200);
+  auto again = d.Post("/api/jobs/once/trigger", json::object(), key);
+  REQUIRE(again->status == 200);
+  CHECK(again->get_header_value("Idempotent-Replayed") == "true");
+  CHECK(Json(again)["run"]["id"] == Json(first)["run"]["id"]);
+  CHECK(Json(again)["run"]["status"] == "queued");  // the first answer, as it was
+  CHECK(Json(d.Get("/jobs/once/runs")).size() == 1);
+  // The key names one request: another job, or a create, is a conflict.
+  CheckError(d.Post("/jobs/twice/trigger", json::object(), key), 409, "idempotency_key_reused");
+  CheckError(d.Post("/jobs", Job("three"), key), 409, "idempotency_key_reused");
+  CHECK(Json(d.Get("/jobs/twice/runs")).empty());
+  CheckError(
+      d.Post("/jobs/once/trigger", json::object(), {{"Idempotency-Key", std::string(256, 'k')}}),
+      400, "validation_failed");
+}
+
 TEST_CASE("jobs persist across a clean restart", "[api]") {
   TestDaemon d;
   d.Start();

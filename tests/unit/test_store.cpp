@@ -270,6 +270,65 @@ TEST_CASE("A write that throws becomes an error value, others commit", "[store][
   CHECK(f.Count("SELECT count(*) FROM boots") == 1);
 }
 
+TEST_CASE("Event ids stay gap-free when writes that appended events roll back", "[store][writer]") {
+  StoreFixture f;
+  std::vector<std::future<Status>> futs;
+  for (int i = 0; i < 40; ++i) {
+    futs.push_back(f.writer->Submit([i](store::WriteTx& tx) -> Status {
+      store::Store::EventAppend(tx, "job:updated", "", "", "{}");
+      if (i % 3 == 0) return Error::Invalid("every third write fails after its event");
+      return Status::Ok();
+    }));
+  }
+  int good = 0;
+  for (auto& fut : futs) good += fut.get().ok();
+  // AUTOINCREMENT keeps its counter in sqlite_sequence, inside the same
+  // transaction: a rolled-back savepoint takes its id back with it.
+  CHECK(f.Count("SELECT count(*) FROM events") == good);
+  CHECK(f.Count("SELECT max(id) - min(id) + 1 FROM events") == good);
+}
+
+TEST_CASE("A batch whose transaction SQLite ended fails whole and keeps nothing",
+          "[store][writer]") {
+  StoreFixture f;
+  std::promise<void> release;
+  std::shared_future<void> gate = release.get_future().share();
+  std::promise<void> holding;
+  // Holds the writer so the next three writes share one batch.
+  auto hold = f.writer->Submit([gate, &holding](store::WriteTx&) -> Status {
+    holding.set_value();
+    gate.wait();
+    return Status::Ok();
+  });
+  holding.get_future().wait();
+  auto insert = [](const char* id) {
+    return [id](store::WriteTx& tx) -> Status {
+      SQLite::Statement q(tx.db,
+                          "INSERT INTO boots (id, pid, version, started_at) VALUES (?, 1, 'x', "
+                          "'2026-01-01T00:00:00.000Z')");
+      q.bind(1, id);
+      q.exec();
+      return Status::Ok();
+    };
+  };
+  auto a = f.writer->Submit(insert("a"));
+  auto ended = f.writer->Submit([](store::WriteTx& tx) -> Status {
+    tx.db.exec("ROLLBACK");  // what SQLite itself does after some I/O errors
+    return Status::Ok();
+  });
+  auto c = f.writer->Submit(insert("c"));
+  release.set_value();
+  CHECK(hold.get().ok());
+  CHECK(!a.get().ok());
+  CHECK(!ended.get().ok());
+  CHECK(!c.get().ok());  // not committed alone in a transaction of its own
+  CHECK(f.Count("SELECT count(*) FROM boots") == 0);
+  CHECK(!f.writer->healthy());
+  CHECK(f.writer->Write(insert("d")).ok());  // not fail-stop: the next write commits
+  CHECK(f.writer->healthy());
+  CHECK(f.Count("SELECT count(*) FROM boots") == 1);
+}
+
 TEST_CASE("Writes after Stop fail as unavailable", "[store][writer]") {
   StoreFixture f;
   f.writer->Stop();
