@@ -20,6 +20,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <shared_mutex>
 #include <string>
 #include <vector>
 
@@ -48,7 +49,14 @@ class EventCache {
   // committed. nullopt: the cursor is older than the cache.
   Result<std::optional<CachedEvents>> After(int64_t cursor, int64_t newest, size_t limit,
                                             const Loader& load) {
-    std::lock_guard<std::mutex> lock(mu_);
+    {
+      // The common case, every stream after a commit: the cache already
+      // holds what is asked, and many streams copy it at once.
+      std::shared_lock<std::shared_mutex> shared(mu_);
+      if (!entries_.empty() && entries_.back()->id >= newest && cursor + 1 >= entries_.front()->id)
+        return Slice(cursor, limit);
+    }
+    std::unique_lock<std::shared_mutex> lock(mu_);
     if (entries_.empty()) {
       if (newest <= cursor) return std::optional<CachedEvents>(CachedEvents{});
       auto first = load(cursor, kLoadBatch);
@@ -65,18 +73,23 @@ class EventCache {
     }
     while (entries_.size() > capacity_) entries_.pop_front();
     if (cursor + 1 < entries_.front()->id) return std::optional<CachedEvents>();
+    return Slice(cursor, limit);
+  }
+
+ private:
+  // The cached events after `cursor`, at most `limit`; mu_ held (either way).
+  std::optional<CachedEvents> Slice(int64_t cursor, size_t limit) const {
     auto it = std::upper_bound(entries_.begin(), entries_.end(), cursor,
                                [](int64_t c, const auto& e) { return c < e->id; });
     CachedEvents out;
     for (; it != entries_.end() && out.size() < limit; ++it) out.push_back(*it);
-    return std::optional<CachedEvents>(std::move(out));
+    return out;
   }
 
- private:
   static constexpr int kLoadBatch = 512;
   const size_t capacity_;  // constant after construction
 
-  std::mutex mu_;
+  std::shared_mutex mu_;
   std::deque<std::shared_ptr<const CachedEvent>> entries_;  // guarded by mu_; ids ascending
 };
 
