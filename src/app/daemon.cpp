@@ -162,7 +162,7 @@ int Serve(const std::vector<std::string>& args) {
     return 1;
   }
   dispatcher.Start();
-  store::RetentionStore retention_store(writer, readers);
+  store::RetentionStore retention_store(writer, readers, /*outbox_has_reader=*/false);
   retention::PrunerOptions popts;
   auto days = [](double d) {
     return std::chrono::milliseconds(static_cast<int64_t>(d * 86400000.0));

@@ -11,12 +11,17 @@ using namespace internal;
 
 namespace {
 
-// A run may be pruned: it ended, the outbox delivered every row of it, and
-// it is not its job's last run. `r` is the runs row.
-constexpr const char* kRunMayGo =
-    " r.status <> 'queued' AND r.status <> 'running'"
-    " AND NOT EXISTS (SELECT 1 FROM outbox o WHERE o.entity_id = r.id AND o.state <> 'delivered')"
-    " AND r.id IS NOT (SELECT j.last_run_id FROM jobs j WHERE j.id = r.job_id) ";
+// A run may be pruned: it ended, the outbox delivered every row of it (when
+// a sink reads the outbox), and it is not its job's last run. `r` is the
+// runs row.
+std::string RunMayGo(bool outbox_has_reader) {
+  std::string sql = " r.status <> 'queued' AND r.status <> 'running'";
+  if (outbox_has_reader)
+    sql +=
+        " AND NOT EXISTS (SELECT 1 FROM outbox o WHERE o.entity_id = r.id AND o.state <> "
+        "'delivered')";
+  return sql + " AND r.id IS NOT (SELECT j.last_run_id FROM jobs j WHERE j.id = r.job_id) ";
+}
 
 constexpr const char* kWebhookFloor =
     "SELECT coalesce(min((SELECT d.event_id FROM webhook_deliveries d WHERE d.endpoint_id = e.id "
@@ -24,8 +29,11 @@ constexpr const char* kWebhookFloor =
 
 }  // namespace
 
-RetentionStore::RetentionStore(Writer& writer, ReaderPool& readers)
-    : writer_(writer), readers_(readers) {}
+RetentionStore::RetentionStore(Writer& writer, ReaderPool& readers, bool outbox_has_reader)
+    : writer_(writer),
+      readers_(readers),
+      outbox_has_reader_(outbox_has_reader),
+      run_may_go_(RunMayGo(outbox_has_reader)) {}
 
 Result<std::vector<std::string>> RetentionStore::RunsExpired(SysTime cutoff, int limit) {
   try {
@@ -33,7 +41,7 @@ Result<std::vector<std::string>> RetentionStore::RunsExpired(SysTime cutoff, int
     if (!lease) return lease.error();
     SQLite::Statement& q =
         lease->stmts().Get(std::string("SELECT r.id FROM runs r WHERE r.completed_at < ? AND") +
-                           kRunMayGo + "ORDER BY r.completed_at LIMIT ?");
+                           run_may_go_ + "ORDER BY r.completed_at LIMIT ?");
     q.bind(1, FormatTime(cutoff));
     q.bind(2, limit);
     std::vector<std::string> ids;
@@ -62,7 +70,7 @@ Result<std::vector<std::string>> RetentionStore::RunsOverCap(int keep, int limit
           std::string("SELECT r.id FROM runs r WHERE r.job_id = ?1 AND r.id < "
                       "(SELECT id FROM runs WHERE job_id = ?1 ORDER BY id DESC LIMIT 1 "
                       "OFFSET ?2) AND") +
-          kRunMayGo + "ORDER BY r.id LIMIT ?3");
+          run_may_go_ + "ORDER BY r.id LIMIT ?3");
       q.bind(1, job);
       q.bind(2, keep - 1);
       q.bind(3, limit - static_cast<int>(ids.size()));
@@ -79,7 +87,7 @@ Result<std::vector<std::string>> RetentionStore::RunsDelete(const std::vector<st
   Status st = writer_.Write([&](WriteTx& tx) -> Status {
     deleted.clear();
     SQLite::Statement& q =
-        tx.stmts.Get(std::string("DELETE FROM runs AS r WHERE r.id = ? AND") + kRunMayGo);
+        tx.stmts.Get(std::string("DELETE FROM runs AS r WHERE r.id = ? AND") + run_may_go_);
     for (const auto& id : ids) {
       q.reset();
       q.bind(1, id);
@@ -206,7 +214,10 @@ Status PruneDelivered(Writer& writer, const std::string& table, const std::strin
 
 Result<PruneStep> RetentionStore::OutboxPrune(SysTime cutoff, int64_t after, int limit) {
   PruneStep step;
-  Status st = PruneDelivered(writer_, "outbox", "state = 'delivered'", cutoff, after, limit, step);
+  // With no sink, nothing reads the outbox: every old row may go (a sink
+  // configured later starts from a snapshot of the current state).
+  Status st = PruneDelivered(writer_, "outbox", outbox_has_reader_ ? "state = 'delivered'" : "1",
+                             cutoff, after, limit, step);
   if (!st.ok()) return st.error();
   return step;
 }

@@ -36,7 +36,11 @@ struct PruneStep {
 
 class RetentionStore {
  public:
-  RetentionStore(Writer& writer, ReaderPool& readers);
+  // outbox_has_reader: a sink (the relay) reads the outbox, so runs with
+  // undelivered outbox rows are kept and only delivered rows are pruned.
+  // false (replication off): outbox rows hold nothing back and every old one
+  // may go.
+  RetentionStore(Writer& writer, ReaderPool& readers, bool outbox_has_reader = true);
 
   // Runs that completed before `cutoff` and may be pruned, oldest first.
   Result<std::vector<std::string>> RunsExpired(SysTime cutoff, int limit);
@@ -59,8 +63,11 @@ class RetentionStore {
   Result<PruneStep> DeliveriesPrune(SysTime cutoff, int64_t after, int limit);
 
  private:
+  // Constant after construction.
   Writer& writer_;
   ReaderPool& readers_;
+  const bool outbox_has_reader_;
+  const std::string run_may_go_;  // the SQL condition a prunable run `r` meets
 };
 
 }  // namespace lsh::store

@@ -367,3 +367,31 @@ TEST_CASE("The pruner loop runs at Start and stops", "[retention]") {
   pruner.Stop();  // safe twice
   CHECK(f.Count("SELECT count(*) FROM runs") == 2);
 }
+
+TEST_CASE("Retention with replication off lets old outbox rows go and holds no run back",
+          "[retention]") {
+  Fixture f;
+  // No sink reads this outbox (replication off).
+  f.retention = std::make_unique<store::RetentionStore>(*f.writer, *f.readers, false);
+  Job job = f.MakeJob("j");
+  std::string old_run = f.MakeRun(job);  // its outbox rows stay pending
+  std::string last = f.MakeRun(job);
+  f.clock.Advance(31 * kDay);
+  std::string recent = f.MakeRun(job);
+  retention::Pruner pruner(*f.retention, f.clock, f.Options());
+  auto r = pruner.PruneOnce();
+  REQUIRE(r.ok());
+  CHECK(r->runs == 2);  // old_run and the former last run: both over 30 days old
+  SQLite::Database db(f.options.path, SQLite::OPEN_READONLY);
+  SQLite::Statement runs(db, "SELECT group_concat(id) FROM runs");
+  REQUIRE(runs.executeStep());
+  CHECK(runs.getColumn(0).getString() == recent);
+  // Only outbox rows newer than the event retention are left, pending or not.
+  SQLite::Statement left(db, "SELECT count(*), count(DISTINCT entity_id) FROM outbox");
+  REQUIRE(left.executeStep());
+  CHECK(left.getColumn(0).getInt() > 0);
+  SQLite::Statement stale(
+      db, "SELECT count(*) FROM outbox WHERE entity_id IN ('" + old_run + "', '" + last + "')");
+  REQUIRE(stale.executeStep());
+  CHECK(stale.getColumn(0).getInt() == 0);
+}
