@@ -3,6 +3,7 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -16,6 +17,9 @@
 #include "exec/dispatcher.h"
 #include "exec/schedule_loop.h"
 #include "http/server.h"
+#include "outbox/postgres_sink.h"
+#include "outbox/relay.h"
+#include "outbox/rest_sink.h"
 #include "store/db.h"
 #include "store/migrations.h"
 #include "store/store.h"
@@ -57,6 +61,31 @@ Status WritePortFile(const std::string& path, int port) {
   return Status::Ok();
 }
 
+// The sink the configuration names, or null when replication is off.
+Result<std::unique_ptr<outbox::Sink>> MakeSink(const Config& cfg) {
+  auto timeout = std::chrono::milliseconds(cfg.relay_timeout_ms);
+  if (!cfg.sync_database_url.empty()) {
+    if (!cfg.supabase_url.empty())
+      spdlog::warn(
+          "both LSH_SYNC_DATABASE_URL and SUPABASE_URL are set; replicating through "
+          "LSH_SYNC_DATABASE_URL");
+    return std::unique_ptr<outbox::Sink>(
+        std::make_unique<outbox::PostgresSink>(cfg.sync_database_url, timeout));
+  }
+  if (!cfg.supabase_url.empty()) {
+    auto rest = outbox::RestSink::Create(cfg.supabase_url, cfg.supabase_key, timeout);
+    if (!rest) return rest.error();
+    return std::unique_ptr<outbox::Sink>(std::move(rest.value()));
+  }
+  return std::unique_ptr<outbox::Sink>();
+}
+
+std::string HostName() {
+  char buf[256] = {};
+  if (gethostname(buf, sizeof buf - 1) != 0) return "";
+  return buf;
+}
+
 }  // namespace
 
 int Serve(const std::vector<std::string>& args) {
@@ -66,6 +95,11 @@ int Serve(const std::vector<std::string>& args) {
     return 2;
   }
   SetupLogging(cfg->log_level);
+  auto sink = MakeSink(*cfg);
+  if (!sink) {
+    std::fprintf(stderr, "lshd: %s\n", sink.error().message.c_str());
+    return 2;
+  }
 
   // Signals are taken by sigwait on this thread; every thread started
   // below inherits the mask.
@@ -100,7 +134,13 @@ int Serve(const std::vector<std::string>& args) {
   store::ReaderPool readers(dbo);
   store::Store st(writer, readers, clock);
   events::EventHub hub;
-  writer.SetOnCommit([&hub](int64_t newest) { hub.Publish(newest); });
+  // Every job or run change appends an event, so this hook also wakes the
+  // relay (set once it runs).
+  std::atomic<outbox::Relay*> relay_wake{nullptr};
+  writer.SetOnCommit([&hub, &relay_wake](int64_t newest) {
+    hub.Publish(newest);
+    if (outbox::Relay* r = relay_wake.load()) r->Wake();
+  });
   if (auto bounds = st.EventBounds()) hub.Publish(bounds->second);
   writer.Start();
 
@@ -134,6 +174,26 @@ int Serve(const std::vector<std::string>& args) {
     return 1;
   }
 
+  // The relay: after the writer, never on the request path (promise 6).
+  std::unique_ptr<outbox::Relay> relay;
+  if (*sink) {
+    outbox::RelayOptions ropts;
+    ropts.batch_size = cfg->relay_batch_size;
+    ropts.backoff_max = std::chrono::milliseconds(cfg->relay_backoff_max_ms);
+    ropts.backoff_min = std::min(ropts.backoff_min, ropts.backoff_max);
+    ropts.stall_after = std::chrono::milliseconds(cfg->relay_stall_ms);
+    ropts.hostname = HostName();
+    relay = std::make_unique<outbox::Relay>(st, std::move(sink.value()), clock, ropts);
+    if (auto s = relay->Start(); !s) {
+      spdlog::critical("cannot start the relay: {}", s.error().message);
+      schedules.Stop();
+      dispatcher.Stop(std::chrono::seconds(0));
+      writer.Stop();
+      return 1;
+    }
+    relay_wake = relay.get();
+  }
+
   http::ServerOptions hopts;
   hopts.host = cfg->host;
   hopts.port = cfg->port;
@@ -144,9 +204,12 @@ int Serve(const std::vector<std::string>& args) {
   hopts.db_path = cfg->db_path;
   hopts.sse_heartbeat_ms = cfg->sse_heartbeat_ms;
   http::HttpServer server(hopts, st, clock, dispatcher, schedules, hub);
+  server.SetRelay(relay.get());
   auto port = server.Bind();
   if (!port) {
     spdlog::critical("{}", port.error().message);
+    relay_wake = nullptr;
+    if (relay) relay->Stop();
     schedules.Stop();
     dispatcher.Stop(std::chrono::seconds(0));
     writer.Stop();
@@ -166,6 +229,8 @@ int Serve(const std::vector<std::string>& args) {
   server.Stop();             // no new requests; in-flight ones finish
   schedules.Stop();          // no new fires
   dispatcher.Stop(std::chrono::seconds(cfg->shutdown_grace_s));  // runs finish or are recorded
+  relay_wake = nullptr;
+  if (relay) relay->Stop();  // before the writer: it marks what the sink acknowledged
   (void)st.BootStop(boot_id);
   if (auto s = st.Checkpoint(); !s) spdlog::warn("{}", s.error().message);
   writer.Stop();

@@ -5,6 +5,7 @@
 
 #include <fstream>
 
+#include "core/json.h"
 #include "core/time.h"
 #include "http/server.h"
 
@@ -46,15 +47,15 @@ void HttpServer::AddStatusRoutes() {
   });
 
   router_.Add("GET", "/", [](Ctx& c) {
-    SendJson(
-        c.res, 200,
-        {{"service", "LSH Daemon API"},
-         {"version", LSH_VERSION},
-         {"endpoints",
-          {"GET /health", "GET /status", "GET /jobs", "POST /jobs", "GET /jobs/:id",
-           "PATCH /jobs/:id", "DELETE /jobs/:id", "POST /jobs/bulk", "POST /jobs/:id/trigger",
-           "POST /jobs/:id/start", "POST /jobs/:id/stop", "GET /jobs/:id/runs", "GET /runs/:id",
-           "GET /runs/:id/log", "GET /events", "GET /events.json", "GET /export/jobs"}}});
+    SendJson(c.res, 200,
+             {{"service", "LSH Daemon API"},
+              {"version", LSH_VERSION},
+              {"endpoints",
+               {"GET /health", "GET /status", "GET /jobs", "POST /jobs", "GET /jobs/:id",
+                "PATCH /jobs/:id", "DELETE /jobs/:id", "POST /jobs/bulk", "POST /jobs/:id/trigger",
+                "POST /jobs/:id/start", "POST /jobs/:id/stop", "GET /jobs/:id/runs",
+                "GET /runs/:id", "GET /runs/:id/log", "GET /events", "GET /events.json",
+                "GET /export/jobs", "GET /outbox", "POST /outbox/retry"}}});
   });
 
   router_.Add("GET", "/status", [this](Ctx& c) {
@@ -91,6 +92,14 @@ void HttpServer::AddStatusRoutes() {
           {"schemaVersion", counts->schema_version},
           {"writable", store_.healthy()}}},
     };
+    if (relay_) {
+      outbox::RelayStats rs = relay_->Stats();
+      json& ob = body["outbox"];
+      ob["sink"] = rs.sink;
+      ob["lastSuccessAt"] = TimeOrNull(rs.last_success_at);
+      if (!rs.last_error.empty()) ob["lastError"] = rs.last_error;
+      ob["stalled"] = rs.stalled;
+    }
     SendJson(c.res, 200, body);
   });
 }

@@ -260,6 +260,7 @@ void HttpServer::AddRoutes() {
   AddJobRoutes();
   AddRunRoutes();
   AddEventRoutes();
+  AddOutboxRoutes();
 }
 
 }  // namespace lsh::http

@@ -31,6 +31,7 @@
 #include "exec/dispatcher.h"
 #include "exec/schedule_loop.h"
 #include "http/router.h"
+#include "outbox/relay.h"
 #include "store/store.h"
 
 namespace lsh::http {
@@ -85,6 +86,8 @@ class HttpServer {
   void Stop();         // stops accepting; in-flight requests finish
 
   bool shutting_down() const { return stopping_.load(); }
+  // The running relay, or null without a sink (/status, /outbox). Before Start.
+  void SetRelay(outbox::Relay* relay) { relay_ = relay; }
 
  private:
   void Dispatch(const std::string& method, const httplib::Request& req, httplib::Response& res,
@@ -96,6 +99,7 @@ class HttpServer {
   void AddStatusRoutes();
   void AddRunRoutes();
   void AddEventRoutes();
+  void AddOutboxRoutes();
 
   // Constant after construction.
   const ServerOptions options_;
@@ -108,6 +112,7 @@ class HttpServer {
   Router<Handler> router_;
   ListeningServer server_;
 
+  outbox::Relay* relay_ = nullptr;  // set before Start
   std::atomic<bool> stopping_{false};
   std::thread thread_;
 };
