@@ -187,6 +187,32 @@ json RemoteEvent(const Event& e) {
           {"created_at", FormatTime(e.created_at)}};
 }
 
+std::string RemoteEventText(const Event& e) {
+  auto str_or_null = [](const std::string& v) {
+    return v.empty() ? std::string("null") : json(v).dump();
+  };
+  std::string out = "{\"id\":" + std::to_string(e.id) + ",\"type\":" + json(e.type).dump() +
+                    ",\"job_id\":" + str_or_null(e.job_id) +
+                    ",\"run_id\":" + str_or_null(e.run_id) + ",\"data\":";
+  out += e.data.empty() ? std::string("{}") : e.data;
+  out += ",\"created_at\":\"" + FormatTime(e.created_at) + "\"}";
+  return out;
+}
+
+std::string JoinArray(const std::vector<std::string>& rows) {
+  size_t n = 2;
+  for (const auto& r : rows) n += r.size() + 1;
+  std::string out;
+  out.reserve(n);
+  out += '[';
+  for (size_t i = 0; i < rows.size(); ++i) {
+    if (i) out += ',';
+    out += rows[i];
+  }
+  out += ']';
+  return out;
+}
+
 bool EventReplicated(const Event& e) {
   // Every job event's data carries the job's fields (core/json.h), so the
   // flag is found without parsing the whole payload.

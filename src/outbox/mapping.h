@@ -46,6 +46,11 @@ nlohmann::json RemoteRun(const nlohmann::json& payload, const std::string& hostn
 std::string Dump(const std::vector<nlohmann::json>& rows);
 // An event -> an lsh_events row.
 nlohmann::json RemoteEvent(const Event& event);
+// The same row as JSON text, built without parsing the event's data (lshd
+// wrote it as JSON): the cheap path for following the log.
+std::string RemoteEventText(const Event& event);
+// "[row,row,…]" from rows that are JSON text.
+std::string JoinArray(const std::vector<std::string>& rows);
 // False for events of a job kept out of replication (databaseSync false).
 bool EventReplicated(const Event& event);
 

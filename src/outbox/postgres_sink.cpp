@@ -176,8 +176,8 @@ Delivery PostgresSink::Upsert(const std::vector<json>& jobs, const std::vector<j
   return Exec(upsert_sql_, {Dump(jobs), Dump(runs)});
 }
 
-Delivery PostgresSink::InsertEvents(const std::vector<json>& events) {
-  return Exec(events_sql_, {Dump(events)});
+Delivery PostgresSink::InsertEvents(const std::vector<std::string>& events) {
+  return Exec(events_sql_, {JoinArray(events)});
 }
 
 }  // namespace lsh::outbox

@@ -32,7 +32,7 @@ class PostgresSink final : public Sink {
 
   Delivery Upsert(const std::vector<nlohmann::json>& jobs,
                   const std::vector<nlohmann::json>& runs) override;
-  Delivery InsertEvents(const std::vector<nlohmann::json>& events) override;
+  Delivery InsertEvents(const std::vector<std::string>& events) override;
   const char* kind() const override { return "postgres"; }
   std::string id() const override { return id_; }
   std::string label() const override { return label_; }

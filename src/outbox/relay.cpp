@@ -283,6 +283,7 @@ std::optional<Delivery> Relay::Snapshot(bool& progress) {
 
 std::optional<Delivery> Relay::OutboxBatch(bool& progress) {
   auto rows = outbox_.OutboxPending(options_.batch_size, clock_.Now());
+
   if (!rows) return Delivery{Outcome::kTransient, rows.error().message, std::nullopt};
   if (rows->empty()) return std::nullopt;
   // Coalesce: each entity once, at its newest version; jobs before runs.
@@ -350,9 +351,9 @@ std::optional<Delivery> Relay::EventsBatch(bool& progress) {
   auto events = store_.EventsAfter(cursor, options_.batch_size, {});
   if (!events) return Delivery{Outcome::kTransient, events.error().message, std::nullopt};
   if (events->empty()) return std::nullopt;
-  std::vector<json> rows;
+  std::vector<std::string> rows;
   for (const auto& e : *events)
-    if (EventReplicated(e)) rows.push_back(RemoteEvent(e));
+    if (EventReplicated(e)) rows.push_back(RemoteEventText(e));
   int64_t newest = events->back().id;
   if (!rows.empty()) {
     Delivery d = sink_->InsertEvents(rows);
@@ -364,7 +365,7 @@ std::optional<Delivery> Relay::EventsBatch(bool& progress) {
         Delivery one = sink_->InsertEvents({r});
         if (one.outcome == Outcome::kTransient) return one;
         if (!one.ok()) {
-          spdlog::warn("relay: event {} rejected by {}, skipped: {}", r["id"].get<int64_t>(),
+          spdlog::warn("relay: event {} rejected by {}, skipped: {}", r.substr(0, 40),
                        sink_->label(), one.error);
           std::lock_guard<std::mutex> lock(mu_);
           stats_.last_error = one.error;

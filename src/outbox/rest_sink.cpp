@@ -66,12 +66,12 @@ Result<std::unique_ptr<RestSink>> RestSink::Create(const std::string& url, const
 RestSink::~RestSink() = default;
 
 Delivery RestSink::Post(const char* table, const std::string& columns, const char* prefer,
-                        const std::vector<json>& rows) {
-  if (rows.empty()) return Delivery::Ok();
+                        size_t rows, const std::string& body) {
+  if (rows == 0) return Delivery::Ok();
   std::string path = base_path_ + "/rest/v1/" + table + "?on_conflict=id&columns=" + columns;
   httplib::Headers headers = {{"apikey", key_}, {"Prefer", prefer}};
   if (key_.rfind("eyJ", 0) == 0) headers.emplace("Authorization", "Bearer " + key_);
-  auto res = client_->Post(path, headers, Dump(rows), "application/json");
+  auto res = client_->Post(path, headers, body, "application/json");
   std::string where = label_ + " " + table;
   if (!res) {
     client_->stop();  // drop a half-used connection; the next call reconnects
@@ -81,12 +81,12 @@ Delivery RestSink::Post(const char* table, const std::string& columns, const cha
   if (st >= 200 && st < 300) return Delivery::Ok();
   std::string detail;
   std::string code;
-  json body = json::parse(res->body, nullptr, false);
-  if (body.is_object()) {
-    if (body.contains("code") && body["code"].is_string()) code = body["code"];
+  json answer = json::parse(res->body, nullptr, false);
+  if (answer.is_object()) {
+    if (answer.contains("code") && answer["code"].is_string()) code = answer["code"];
     for (const char* k : {"message", "details", "hint"}) {
-      if (body.contains(k) && body[k].is_string() && !body[k].get<std::string>().empty())
-        detail += (detail.empty() ? "" : "; ") + body[k].get<std::string>();
+      if (answer.contains(k) && answer[k].is_string() && !answer[k].get<std::string>().empty())
+        detail += (detail.empty() ? "" : "; ") + answer[k].get<std::string>();
     }
   } else {
     detail = res->body.substr(0, 200);
@@ -103,13 +103,14 @@ Delivery RestSink::Upsert(const std::vector<json>& jobs, const std::vector<json>
   static const std::string job_cols = Columns(JobsTable());
   static const std::string run_cols = Columns(ExecutionsTable());
   const char* prefer = "resolution=merge-duplicates, return=minimal";
-  if (auto d = Post(JobsTable().name, job_cols, prefer, jobs); !d.ok()) return d;
-  return Post(ExecutionsTable().name, run_cols, prefer, runs);
+  if (auto d = Post(JobsTable().name, job_cols, prefer, jobs.size(), Dump(jobs)); !d.ok()) return d;
+  return Post(ExecutionsTable().name, run_cols, prefer, runs.size(), Dump(runs));
 }
 
-Delivery RestSink::InsertEvents(const std::vector<json>& events) {
+Delivery RestSink::InsertEvents(const std::vector<std::string>& events) {
   static const std::string cols = Columns(EventsTable());
-  return Post(EventsTable().name, cols, "resolution=ignore-duplicates, return=minimal", events);
+  return Post(EventsTable().name, cols, "resolution=ignore-duplicates, return=minimal",
+              events.size(), JoinArray(events));
 }
 
 }  // namespace lsh::outbox

@@ -40,15 +40,15 @@ class RestSink final : public Sink {
 
   Delivery Upsert(const std::vector<nlohmann::json>& jobs,
                   const std::vector<nlohmann::json>& runs) override;
-  Delivery InsertEvents(const std::vector<nlohmann::json>& events) override;
+  Delivery InsertEvents(const std::vector<std::string>& events) override;
   const char* kind() const override { return "supabase"; }
   std::string id() const override { return id_; }
   std::string label() const override { return label_; }
 
  private:
   RestSink() = default;
-  Delivery Post(const char* table, const std::string& columns, const char* prefer,
-                const std::vector<nlohmann::json>& rows);
+  Delivery Post(const char* table, const std::string& columns, const char* prefer, size_t rows,
+                const std::string& body);
 
   // Constant after construction.
   std::string key_;

@@ -39,8 +39,9 @@ class Sink {
   // version is newer than the stored one. Either list may be empty.
   virtual Delivery Upsert(const std::vector<nlohmann::json>& jobs,
                           const std::vector<nlohmann::json>& runs) = 0;
-  // Inserts events; ids already present are ignored.
-  virtual Delivery InsertEvents(const std::vector<nlohmann::json>& events) = 0;
+  // Inserts events (each row JSON text, mapping.h RemoteEventText); ids
+  // already present are ignored.
+  virtual Delivery InsertEvents(const std::vector<std::string>& events) = 0;
   virtual const char* kind() const = 0;  // "postgres" | "supabase"
   // A stable identity of the target (kind and a hash of the URL, never the
   // credentials), keying relay_state.
