@@ -118,6 +118,12 @@ TEST_CASE("Events of jobs kept out of replication are not replicated", "[outbox]
   CHECK(Keys(row) == Columns(outbox::EventsTable()));
   CHECK(row["data"]["name"] == "nightly");
   CHECK(row["run_id"].is_null());
+  // The text path (no parse of the data) builds the same row.
+  CHECK(json::parse(outbox::RemoteEventText(e)) == row);
+  e.run_id = "0194a0b0-0000-7000-8000-0000000000aa";
+  CHECK(json::parse(outbox::RemoteEventText(e)) == outbox::RemoteEvent(e));
+  CHECK(outbox::JoinArray({"1", "{}"}) == "[1,{}]");
+  CHECK(outbox::JoinArray({}) == "[]");
   j.spec.database_sync = false;
   e.data = JobToJson(j).dump();
   CHECK(!outbox::EventReplicated(e));
