@@ -69,6 +69,7 @@ Result<std::unique_ptr<outbox::Sink>> MakeSink(const Config& cfg) {
       spdlog::warn(
           "both LSH_SYNC_DATABASE_URL and SUPABASE_URL are set; replicating through "
           "LSH_SYNC_DATABASE_URL");
+    if (auto s = outbox::PostgresSink::Validate(cfg.sync_database_url); !s) return s.error();
     return std::unique_ptr<outbox::Sink>(
         std::make_unique<outbox::PostgresSink>(cfg.sync_database_url, timeout));
   }

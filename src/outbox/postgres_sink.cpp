@@ -72,6 +72,24 @@ Outcome Classify(const std::string& sqlstate) {
 
 }  // namespace
 
+Status PostgresSink::Validate(const std::string& url) {
+  char* err = nullptr;
+  PQconninfoOption* opts = PQconninfoParse(url.c_str(), &err);
+  if (opts) {
+    PQconninfoFree(opts);
+    return Status::Ok();
+  }
+  std::string why = err ? err : "unreadable";
+  if (err) PQfreemem(err);
+  while (!why.empty() && (why.back() == '\n' || why.back() == ' ')) why.pop_back();
+  return Error::Invalid(
+      "LSH_SYNC_DATABASE_URL is not a Postgres connection string "
+      "(postgresql://user:pass@host:5432/db"
+      "): " +
+          why,
+      "LSH_SYNC_DATABASE_URL");
+}
+
 PostgresSink::PostgresSink(std::string url, std::chrono::milliseconds timeout)
     : url_(std::move(url)), timeout_(timeout) {
   id_ = SinkId("postgres", url_);

@@ -18,6 +18,7 @@
 #include <chrono>
 #include <string>
 
+#include "core/error.h"
 #include "outbox/sink.h"
 
 struct pg_conn;
@@ -28,6 +29,9 @@ class PostgresSink final : public Sink {
  public:
   // `timeout` bounds connecting and each statement.
   PostgresSink(std::string url, std::chrono::milliseconds timeout);
+  // Whether libpq can read `url` as a connection string (the message names
+  // LSH_SYNC_DATABASE_URL and says why not; never echoes the password).
+  static Status Validate(const std::string& url);
   ~PostgresSink() override;
 
   Delivery Upsert(const std::vector<nlohmann::json>& jobs,

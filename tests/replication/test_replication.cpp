@@ -509,7 +509,8 @@ TEST_CASE("An outage of 10000 changes only grows the outbox and drains to an exa
   CHECK(pg.Count("SELECT count(*) FROM lsh_job_executions") ==
         LocalCount(d, "SELECT count(*) FROM runs"));
   int64_t newest = LocalCount(d, "SELECT max(id) FROM events");
-  REQUIRE(WaitFor([&] { return pg.Count("SELECT max(id) FROM lsh_events") == newest; }, 60s));
+  REQUIRE(WaitFor([&] { return pg.Count("SELECT coalesce(max(id), 0) FROM lsh_events") == newest; },
+                  60s));
 
   // A late replay of an old version (a retried request arriving last) keeps
   // the newer row.
@@ -569,7 +570,8 @@ TEST_CASE("kill -9 in the middle of delivery loses nothing and delivery resumes"
   CheckRemoteEqualsLocal(d, pg);
   CHECK(pg.Count("SELECT count(*) FROM lsh_jobs WHERE job_name LIKE 'k-%'") == 1000);
   int64_t newest = LocalCount(d, "SELECT max(id) FROM events");
-  REQUIRE(WaitFor([&] { return pg.Count("SELECT max(id) FROM lsh_events") == newest; }, 30s));
+  REQUIRE(WaitFor([&] { return pg.Count("SELECT coalesce(max(id), 0) FROM lsh_events") == newest; },
+                  30s));
   CHECK(pg.Count("SELECT count(*) FROM lsh_events") ==
         LocalCount(d, "SELECT count(*) FROM events"));
 }
@@ -602,14 +604,19 @@ TEST_CASE("A rejected row is parked while the rest flows and a retry delivers it
   REQUIRE(d.Post("/jobs/poison-1/trigger?wait=20", json(nullptr))->status == 200);
   REQUIRE(d.Post("/jobs/good-3/trigger?wait=20", json(nullptr))->status == 200);
 
+  // Every row of the poison job is parked (one per version); nothing else is.
+  std::string poison_rows =
+      "SELECT count(*) FROM outbox WHERE entity = 'job' AND entity_id = '" + poison_id + "'";
   REQUIRE(WaitFor(
       [&] {
         return pg.Count("SELECT count(*) FROM lsh_jobs WHERE job_name LIKE 'good-%'") == 20 &&
                pg.Count("SELECT count(*) FROM lsh_job_executions") == 1 &&
-               Outbox(d)["parked"].get<int64_t>() >= 1;
+               Outbox(d)["parked"].get<int64_t>() == LocalCount(d, poison_rows);
       },
       20s));
   json o = Outbox(d);
+  INFO("outbox " << o.dump() << " local rows of the poison job " << LocalCount(d, poison_rows)
+                 << " states " << LocalCount(d, poison_rows + " AND state = 'parked'"));
   REQUIRE(o["parkedRows"].size() >= 1);
   for (auto& p : o["parkedRows"]) {
     CHECK(p["entity"] == "job");
@@ -681,9 +688,32 @@ TEST_CASE("A sink configured on a daemon with data first receives a snapshot", "
   CheckRemoteEqualsLocal(d, pg);
   CHECK(pg.Count("SELECT count(*) FROM lsh_jobs WHERE status = 'archived'") == 1);
   int64_t newest = LocalCount(d, "SELECT max(id) FROM events");
-  REQUIRE(WaitFor([&] { return pg.Count("SELECT max(id) FROM lsh_events") == newest; }, 20s));
+  REQUIRE(WaitFor([&] { return pg.Count("SELECT coalesce(max(id), 0) FROM lsh_events") == newest; },
+                  20s));
   // Later changes follow the outbox.
   CreateJob(d, {{"name", "post"}, {"command", "true"}});
   REQUIRE(WaitFor(
       [&] { return pg.Count("SELECT count(*) FROM lsh_jobs WHERE job_name = 'post'") == 1; }));
+}
+
+TEST_CASE("Bad replication settings are refused at startup naming the variable", "[replication]") {
+  lsh::test::TempDir dir;
+  std::vector<std::string> args = {"serve",          "--port", "0", "--db", dir.path() + "/lsh.db",
+                                   "--metrics-port", "0"};
+  auto no_key = RunLshd(args, {{"SUPABASE_URL", "https://example.supabase.co"}});
+  CHECK(no_key.status == 2);
+  CHECK(no_key.err.find("SUPABASE_KEY") != std::string::npos);
+  auto bad_url = RunLshd(args, {{"SUPABASE_URL", "ftp://nowhere"}, {"SUPABASE_KEY", "k"}});
+  CHECK(bad_url.status == 2);
+  CHECK(bad_url.err.find("SUPABASE_URL") != std::string::npos);
+  auto bad_pg =
+      RunLshd(args, {{"LSH_SYNC_DATABASE_URL", "postgresql://u:secret@h/db?no_such_option=1"}});
+  CHECK(bad_pg.status == 2);
+  CHECK(bad_pg.err.find("LSH_SYNC_DATABASE_URL") != std::string::npos);
+  CHECK(bad_pg.err.find("secret") == std::string::npos);  // never the password
+  auto batch = RunLshd(args, {{"LSH_RELAY_BATCH_SIZE", "0"}});
+  CHECK(batch.status == 2);
+  CHECK(batch.err.find("LSH_RELAY_BATCH_SIZE") != std::string::npos);
+  auto schema_args = RunLshd({"supabase-schema", "extra"});
+  CHECK(schema_args.status == 2);
 }
