@@ -90,11 +90,22 @@ void Relay::Sleep(SteadyTime deadline, bool ignore_wake) {
   if (!ignore_wake) woken_ = false;
 }
 
+std::optional<Delivery> Relay::Settle(std::future<Status>& pending) {
+  if (!pending.valid()) return std::nullopt;
+  Status s = pending.get();
+  if (s.ok()) return std::nullopt;
+  return Delivery{Outcome::kTransient, s.error().message, std::nullopt};
+}
+
 void Relay::Loop() {
   while (true) {
     {
       std::lock_guard<std::mutex> lock(mu_);
-      if (stopping_) return;
+      if (stopping_) {
+        (void)Settle(marks_in_flight_);
+        (void)Settle(cursor_in_flight_);
+        return;
+      }
       woken_ = false;  // this pass reads everything committed so far
     }
     bool progress = false;
@@ -282,6 +293,8 @@ std::optional<Delivery> Relay::Snapshot(bool& progress) {
 }
 
 std::optional<Delivery> Relay::OutboxBatch(bool& progress) {
+  // A failed mark leaves its rows pending: they are sent again (harmless).
+  if (auto f = Settle(marks_in_flight_)) return f;
   auto rows = outbox_.OutboxPending(options_.batch_size, clock_.Now());
 
   if (!rows) return Delivery{Outcome::kTransient, rows.error().message, std::nullopt};
@@ -325,9 +338,10 @@ std::optional<Delivery> Relay::OutboxBatch(bool& progress) {
     }
   }
   Deliver(items, 0, items.size(), out);
-  // Record what the sink decided, even when a transient failure cut the pass.
-  if (auto s = outbox_.OutboxMarkDelivered(out.delivered); !s)
-    return Delivery{Outcome::kTransient, s.error().message, std::nullopt};
+  // Record what the sink decided, even when a transient failure cut the
+  // pass. The marks commit while the events go out; parks and defers (rare)
+  // are queued behind them and waited for.
+  marks_in_flight_ = outbox_.OutboxMarkDeliveredAsync(out.delivered);
   if (auto s = outbox_.OutboxPark(out.parked); !s)
     return Delivery{Outcome::kTransient, s.error().message, std::nullopt};
   if (!out.deferred.empty()) {
@@ -347,6 +361,7 @@ std::optional<Delivery> Relay::OutboxBatch(bool& progress) {
 }
 
 std::optional<Delivery> Relay::EventsBatch(bool& progress) {
+  if (auto f = Settle(cursor_in_flight_)) return f;
   int64_t cursor = events_cursor_.load();
   auto events = store_.EventsAfter(cursor, options_.batch_size, {});
   if (!events) return Delivery{Outcome::kTransient, events.error().message, std::nullopt};
@@ -374,8 +389,9 @@ std::optional<Delivery> Relay::EventsBatch(bool& progress) {
     }
     OnSuccess();
   }
-  if (auto s = outbox_.RelaySetEventsCursor(sink_->id(), sink_->label(), newest); !s)
-    return Delivery{Outcome::kTransient, s.error().message, std::nullopt};
+  // Commits while the next outbox batch goes out; a crash before it only
+  // sends these events again (ignored as duplicates).
+  cursor_in_flight_ = outbox_.RelaySetEventsCursorAsync(sink_->id(), sink_->label(), newest);
   events_cursor_ = newest;
   {
     std::lock_guard<std::mutex> lock(mu_);

@@ -32,6 +32,7 @@
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
+#include <future>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -107,6 +108,8 @@ class Relay {
   std::optional<Delivery> OutboxBatch(bool& progress);
   std::optional<Delivery> EventsBatch(bool& progress);
   void Deliver(std::vector<Item>& items, size_t begin, size_t end, Outcomes& out);
+  // Waits for a commit left in flight by the previous pass.
+  std::optional<Delivery> Settle(std::future<Status>& pending);
   void OnSuccess();
   void OnFailure(const Delivery& d);
   void AppendEvent(const std::string& type, const std::string& error);
@@ -129,6 +132,10 @@ class Relay {
   std::optional<SteadyTime> failing_since_;
   std::chrono::milliseconds backoff_{0};
   std::mt19937 rng_{std::random_device{}()};
+  // The previous pass's delivered marks and events cursor, committing while
+  // the next round trip to the sink runs; settled before rows are read again.
+  std::future<Status> marks_in_flight_;
+  std::future<Status> cursor_in_flight_;
 
   std::atomic<int64_t> events_cursor_{0};
   mutable std::mutex mu_;

@@ -111,9 +111,16 @@ Result<OutboxCounts> OutboxStore::OutboxCount() {
 }
 
 Status OutboxStore::OutboxMarkDelivered(const std::vector<int64_t>& ids) {
-  if (ids.empty()) return Status::Ok();
-  std::string list = IdsJson(ids);
-  return writer_.Write([&](WriteTx& tx) -> Status {
+  return OutboxMarkDeliveredAsync(ids).get();
+}
+
+std::future<Status> OutboxStore::OutboxMarkDeliveredAsync(std::vector<int64_t> ids) {
+  if (ids.empty()) {
+    std::promise<Status> done;
+    done.set_value(Status::Ok());
+    return done.get_future();
+  }
+  return writer_.Submit([list = IdsJson(ids)](WriteTx& tx) -> Status {
     SQLite::Statement& q = tx.stmts.Get(
         "UPDATE outbox SET state = 'delivered', delivered_at = ?, attempts = attempts + 1, "
         "last_error = NULL, next_attempt_at = NULL "
@@ -198,12 +205,17 @@ Result<RelayState> OutboxStore::RelayStateGet(const std::string& sink) {
 
 Status OutboxStore::RelaySetEventsCursor(const std::string& sink, const std::string& label,
                                          int64_t cursor) {
-  return writer_.Write([&](WriteTx& tx) -> Status {
+  return RelaySetEventsCursorAsync(sink, label, cursor).get();
+}
+
+std::future<Status> OutboxStore::RelaySetEventsCursorAsync(std::string sink, std::string label,
+                                                           int64_t cursor) {
+  return writer_.Submit([sink = std::move(sink), label = std::move(label),
+                         cursor](WriteTx& tx) -> Status {
     SQLite::Statement& q = tx.stmts.Get(
         "INSERT INTO relay_state (sink, label, events_cursor, updated_at) VALUES (?1, ?2, ?3, ?4) "
         "ON CONFLICT (sink) DO UPDATE SET events_cursor = max(events_cursor, "
-        "excluded.events_cursor), "
-        "label = excluded.label, updated_at = excluded.updated_at");
+        "excluded.events_cursor), label = excluded.label, updated_at = excluded.updated_at");
     q.bind(1, sink);
     q.bind(2, label);
     q.bind(3, cursor);

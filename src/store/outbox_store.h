@@ -12,6 +12,7 @@
 #pragma once
 
 #include <cstdint>
+#include <future>
 #include <optional>
 #include <string>
 #include <utility>
@@ -71,6 +72,9 @@ class OutboxStore {
 
   // pending -> delivered (rows in another state are left alone).
   Status OutboxMarkDelivered(const std::vector<int64_t>& ids);
+  // The same without waiting: ready once committed (the relay overlaps the
+  // commit with its next round trip to the sink).
+  std::future<Status> OutboxMarkDeliveredAsync(std::vector<int64_t> ids);
   // pending -> parked, with the sink's error. Each row its own error.
   Status OutboxPark(const std::vector<std::pair<int64_t, std::string>>& rows);
   // Stays pending until `until`, with the sink's error and one more attempt.
@@ -81,6 +85,8 @@ class OutboxStore {
   // ---- relay_state ----
   Result<RelayState> RelayStateGet(const std::string& sink);
   Status RelaySetEventsCursor(const std::string& sink, const std::string& label, int64_t cursor);
+  std::future<Status> RelaySetEventsCursorAsync(std::string sink, std::string label,
+                                                int64_t cursor);
 
   // ---- snapshot of existing state for a new sink ----
   // The newest outbox id: rows up to it are covered by a snapshot read after.
