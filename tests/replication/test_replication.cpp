@@ -717,3 +717,49 @@ TEST_CASE("Bad replication settings are refused at startup naming the variable",
   auto schema_args = RunLshd({"supabase-schema", "extra"});
   CHECK(schema_args.status == 2);
 }
+
+TEST_CASE("The REST sink verifies the server certificate over HTTPS", "[replication]") {
+  lsh::test::TempDir certs;
+  std::string cert = certs.path() + "/cert.pem", key = certs.path() + "/key.pem";
+  std::string cmd = "openssl req -x509 -newkey rsa:2048 -nodes -keyout " + key + " -out " + cert +
+                    " -days 1 -subj /CN=127.0.0.1 -addext subjectAltName=IP:127.0.0.1 "
+                    ">/dev/null 2>&1";
+  REQUIRE(std::system(cmd.c_str()) == 0);
+  httplib::SSLServer tls(cert.c_str(), key.c_str());
+  REQUIRE(tls.is_valid());
+  std::atomic<int> posts{0};
+  tls.Post(R"(/rest/v1/.*)", [&](const httplib::Request&, httplib::Response& res) {
+    posts++;
+    res.status = 201;
+  });
+  int port = tls.bind_to_any_port("127.0.0.1");
+  REQUIRE(port > 0);
+  std::thread serving([&] { tls.listen_after_bind(); });
+  std::string url = "https://127.0.0.1:" + std::to_string(port);
+
+  // A certificate no CA vouches for: nothing is sent, the error says why.
+  {
+    TestDaemon d({RelayEnv({{"SUPABASE_URL", url}, {"SUPABASE_KEY", "sb_secret_tls"}}), {}});
+    d.Start();
+    CreateJob(d, {{"name", "over-tls"}, {"command", "true"}});
+    REQUIRE(WaitFor([&] { return Outbox(d)["lastError"].is_string(); }, 10s));
+    json o = Outbox(d);
+    INFO(o.dump());
+    CHECK(o["lastError"].get<std::string>().find("SSL") != std::string::npos);
+    CHECK(o["pending"].get<int64_t>() >= 1);
+    CHECK(posts == 0);
+  }
+  // Trusted (SSL_CERT_FILE names it): delivered.
+  {
+    TestDaemon d(
+        {RelayEnv(
+             {{"SUPABASE_URL", url}, {"SUPABASE_KEY", "sb_secret_tls"}, {"SSL_CERT_FILE", cert}}),
+         {}});
+    d.Start();
+    CreateJob(d, {{"name", "over-tls"}, {"command", "true"}});
+    REQUIRE(WaitFor([&] { return Drained(d); }, 10s));
+    CHECK(posts >= 1);
+  }
+  tls.stop();
+  serving.join();
+}
