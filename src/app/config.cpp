@@ -148,6 +148,24 @@ Result<Config> LoadConfig(const std::vector<std::string>& args) {
   if (auto v = Env("LSH_PRUNE_INTERVAL_MS"))
     if (auto s = SetInt(v, "LSH_PRUNE_INTERVAL_MS", 10, 86400000, c.prune_interval_ms); !s)
       return s.error();
+  if (auto v = Env("SUPABASE_URL")) c.supabase_url = v;
+  if (auto v = Env("SUPABASE_KEY"))
+    c.supabase_key = v;
+  else if (auto w = Env("SUPABASE_SERVICE_ROLE_KEY"))
+    c.supabase_key = w;
+  if (auto v = Env("LSH_SYNC_DATABASE_URL")) c.sync_database_url = v;
+  if (auto v = Env("LSH_RELAY_BATCH_SIZE"))
+    if (auto s = SetInt(v, "LSH_RELAY_BATCH_SIZE", 1, 10000, c.relay_batch_size); !s)
+      return s.error();
+  if (auto v = Env("LSH_RELAY_TIMEOUT_MS"))
+    if (auto s = SetInt(v, "LSH_RELAY_TIMEOUT_MS", 100, 600000, c.relay_timeout_ms); !s)
+      return s.error();
+  if (auto v = Env("LSH_RELAY_BACKOFF_MAX_MS"))
+    if (auto s = SetInt(v, "LSH_RELAY_BACKOFF_MAX_MS", 10, 3600000, c.relay_backoff_max_ms); !s)
+      return s.error();
+  if (auto v = Env("LSH_RELAY_STALL_MS"))
+    if (auto s = SetInt(v, "LSH_RELAY_STALL_MS", 0, 86400000, c.relay_stall_ms); !s)
+      return s.error();
 
   for (size_t i = 0; i < args.size(); ++i) {
     std::string a = args[i];
@@ -190,10 +208,18 @@ Result<Config> LoadConfig(const std::vector<std::string>& args) {
     } else if (a == "--threads") {
       if (auto s = next(v); !s) return s.error();
       if (auto s = SetInt(v, "--threads", 4, 20000, c.http_threads); !s) return s.error();
+    } else if (a == "--relay-batch-size") {
+      if (auto s = next(v); !s) return s.error();
+      if (auto s = SetInt(v, "--relay-batch-size", 1, 10000, c.relay_batch_size); !s)
+        return s.error();
     } else {
       return Error::Invalid("unknown option '" + a + "' (see lshd --help)", a);
     }
   }
+  if (!c.supabase_url.empty() && c.supabase_key.empty() && c.sync_database_url.empty())
+    return Error::Invalid(
+        "SUPABASE_URL is set but no key: set SUPABASE_KEY (or SUPABASE_SERVICE_ROLE_KEY)",
+        "SUPABASE_KEY");
   if (!IsLoopback(c.host) && c.api_key.empty() && !c.insecure)
     return Error::Invalid("refusing to listen on " + c.host +
                               " without an API key: jobs run arbitrary commands. Set "

@@ -62,6 +62,24 @@ struct Config {
   // LSH_RUNS_PER_JOB: runs kept per job, newest first (with their logs); 0: no cap.
   int runs_per_job = 1000;
   int prune_interval_ms = 60000;  // LSH_PRUNE_INTERVAL_MS: how often the pruner runs
+  // Replication (src/outbox/relay.h). SUPABASE_URL with SUPABASE_KEY (else
+  // SUPABASE_SERVICE_ROLE_KEY) replicates through Supabase's REST API;
+  // LSH_SYNC_DATABASE_URL (a Postgres connection string) straight into the
+  // database instead, and wins when both are set. Neither: no relay, the
+  // outbox keeps every change until a sink is configured.
+  std::string supabase_url;
+  std::string supabase_key;
+  std::string sync_database_url;
+  // LSH_RELAY_BATCH_SIZE / --relay-batch-size: outbox rows per round trip
+  // (larger drains a backlog faster; smaller keeps requests small).
+  int relay_batch_size = 500;
+  // LSH_RELAY_TIMEOUT_MS: connecting and each reply of the sink.
+  int relay_timeout_ms = 10000;
+  // LSH_RELAY_BACKOFF_MAX_MS: the longest wait between retries after
+  // failures (shorter notices the sink's return sooner, longer is gentler).
+  int relay_backoff_max_ms = 30000;
+  // LSH_RELAY_STALL_MS: failing this long raises an outbox:stalled event.
+  int relay_stall_ms = 60000;
 };
 
 // Reads the environment, then `args` (the flags after the subcommand).

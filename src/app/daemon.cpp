@@ -3,6 +3,7 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -19,6 +20,9 @@
 #include "http/server.h"
 #include "metrics/metrics.h"
 #include "metrics/server.h"
+#include "outbox/postgres_sink.h"
+#include "outbox/relay.h"
+#include "outbox/rest_sink.h"
 #include "retention/pruner.h"
 #include "store/db.h"
 #include "store/migrations.h"
@@ -65,6 +69,32 @@ Status WritePortFile(const std::string& path, int port, int metrics_port) {
   return Status::Ok();
 }
 
+// The sink the configuration names, or null when replication is off.
+Result<std::unique_ptr<outbox::Sink>> MakeSink(const Config& cfg) {
+  auto timeout = std::chrono::milliseconds(cfg.relay_timeout_ms);
+  if (!cfg.sync_database_url.empty()) {
+    if (!cfg.supabase_url.empty())
+      spdlog::warn(
+          "both LSH_SYNC_DATABASE_URL and SUPABASE_URL are set; replicating through "
+          "LSH_SYNC_DATABASE_URL");
+    if (auto s = outbox::PostgresSink::Validate(cfg.sync_database_url); !s) return s.error();
+    return std::unique_ptr<outbox::Sink>(
+        std::make_unique<outbox::PostgresSink>(cfg.sync_database_url, timeout));
+  }
+  if (!cfg.supabase_url.empty()) {
+    auto rest = outbox::RestSink::Create(cfg.supabase_url, cfg.supabase_key, timeout);
+    if (!rest) return rest.error();
+    return std::unique_ptr<outbox::Sink>(std::move(rest.value()));
+  }
+  return std::unique_ptr<outbox::Sink>();
+}
+
+std::string HostName() {
+  char buf[256] = {};
+  if (gethostname(buf, sizeof buf - 1) != 0) return "";
+  return buf;
+}
+
 }  // namespace
 
 int Serve(const std::vector<std::string>& args) {
@@ -74,6 +104,11 @@ int Serve(const std::vector<std::string>& args) {
     return 2;
   }
   SetupLogging(cfg->log_level);
+  auto sink = MakeSink(*cfg);
+  if (!sink) {
+    std::fprintf(stderr, "lshd: %s\n", sink.error().message.c_str());
+    return 2;
+  }
 
   // Signals are taken by sigwait on this thread; every thread started
   // below inherits the mask.
@@ -116,9 +151,13 @@ int Serve(const std::vector<std::string>& args) {
   wopts.backoff = std::chrono::milliseconds(cfg->webhook_backoff_ms);
   wopts.backoff_max = std::chrono::milliseconds(cfg->webhook_backoff_max_ms);
   webhooks::Deliverer deliverer(webhook_store, clock, wopts);
-  writer.SetOnCommit([&hub, &deliverer](int64_t newest) {
+  // Every job or run change appends an event, so this hook also wakes the
+  // relay (set once it runs).
+  std::atomic<outbox::Relay*> relay_wake{nullptr};
+  writer.SetOnCommit([&hub, &deliverer, &relay_wake](int64_t newest) {
     hub.Publish(newest);
     deliverer.Wake();
+    if (outbox::Relay* r = relay_wake.load()) r->Wake();
   });
   if (auto bounds = st.EventBounds()) hub.Publish(bounds->second);
   writer.Start();
@@ -162,7 +201,36 @@ int Serve(const std::vector<std::string>& args) {
     return 1;
   }
   dispatcher.Start();
-  store::RetentionStore retention_store(writer, readers, /*outbox_has_reader=*/false);
+  exec::ScheduleLoop schedules(st, clock, dispatcher);
+  if (auto s = schedules.Start(); !s) {
+    spdlog::critical("{}", s.error().message);
+    dispatcher.Stop(std::chrono::seconds(0));
+    writer.Stop();
+    return 1;
+  }
+
+  // The relay: after the writer, never on the request path (promise 6).
+  std::unique_ptr<outbox::Relay> relay;
+  if (*sink) {
+    outbox::RelayOptions ropts;
+    ropts.batch_size = cfg->relay_batch_size;
+    ropts.backoff_max = std::chrono::milliseconds(cfg->relay_backoff_max_ms);
+    ropts.backoff_min = std::min(ropts.backoff_min, ropts.backoff_max);
+    ropts.stall_after = std::chrono::milliseconds(cfg->relay_stall_ms);
+    ropts.hostname = HostName();
+    relay = std::make_unique<outbox::Relay>(st, std::move(sink.value()), clock, ropts);
+    if (auto s = relay->Start(); !s) {
+      spdlog::critical("cannot start the relay: {}", s.error().message);
+      schedules.Stop();
+      dispatcher.Stop(std::chrono::seconds(0));
+      writer.Stop();
+      return 1;
+    }
+    relay_wake = relay.get();
+  }
+  // Retention: with a relay, undelivered outbox rows and the events the sink
+  // has not acknowledged are kept; without one nothing reads the outbox.
+  store::RetentionStore retention_store(writer, readers, /*outbox_has_reader=*/relay != nullptr);
   retention::PrunerOptions popts;
   auto days = [](double d) {
     return std::chrono::milliseconds(static_cast<int64_t>(d * 86400000.0));
@@ -172,15 +240,9 @@ int Serve(const std::vector<std::string>& args) {
   popts.runs_per_job = cfg->runs_per_job;
   popts.interval = std::chrono::milliseconds(cfg->prune_interval_ms);
   popts.logs_dir = dopts.logs_dir;
+  if (relay) popts.event_floor = [r = relay.get()] { return r->EventFloor(); };
   retention::Pruner pruner(retention_store, clock, popts);
   pruner.Start();
-  exec::ScheduleLoop schedules(st, clock, dispatcher);
-  if (auto s = schedules.Start(); !s) {
-    spdlog::critical("{}", s.error().message);
-    dispatcher.Stop(std::chrono::seconds(0));
-    writer.Stop();
-    return 1;
-  }
 
   http::ServerOptions hopts;
   hopts.host = cfg->host;
@@ -213,12 +275,15 @@ int Serve(const std::vector<std::string>& args) {
     return s;
   });
   server.SetWebhooks(&deliverer);
+  server.SetRelay(relay.get());
   auto port = server.Bind();
   auto metrics_port = port ? metrics_server.Bind(cfg->host, cfg->metrics_port) : port;
   if (!port || !metrics_port) {
     spdlog::critical("{}", (!port ? port : metrics_port).error().message);
     pruner.Stop();
     deliverer.Stop();
+    relay_wake = nullptr;
+    if (relay) relay->Stop();
     schedules.Stop();
     dispatcher.Stop(std::chrono::seconds(0));
     writer.Stop();
@@ -244,6 +309,8 @@ int Serve(const std::vector<std::string>& args) {
   dispatcher.Stop(std::chrono::seconds(cfg->shutdown_grace_s));  // runs finish or are recorded
   pruner.Stop();
   deliverer.Stop();  // before the writer: its outcomes are writes
+  relay_wake = nullptr;
+  if (relay) relay->Stop();  // before the writer: it marks what the sink acknowledged
   (void)st.BootStop(boot_id);
   // After an I/O error nothing more goes to the database file (writer.h).
   if (writer.state() != store::Writer::State::kStopped) {

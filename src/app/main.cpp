@@ -4,6 +4,7 @@
 //   lshd migrate    applies the schema migrations and reports
 //   lshd backup, check        the database file (app/db_commands.h)
 //   lshd status, jobs, add, … the client (cli/cli.h)
+//   lshd supabase-schema  prints the remote schema the relay writes into
 //   lshd --version  the version
 #include <signal.h>
 #include <unistd.h>
@@ -15,6 +16,7 @@
 #include "app/daemon.h"
 #include "app/db_commands.h"
 #include "cli/cli.h"
+#include "outbox/schema.h"
 
 namespace {
 
@@ -27,6 +29,8 @@ const char* kUsage =
     "  lshd migrate [--db P]   apply database migrations and report\n"
     "  lshd backup PATH        online, verified copy of the database (lshd backup --help)\n"
     "  lshd check [--json]     integrity, schema version and outbox of the database\n"
+    "  lshd supabase-schema    print the SQL for the replication target (Supabase's\n"
+    "                          SQL editor or psql); safe on existing tables\n"
     "  lshd --version          print the version\n"
     "  lshd --help             this text\n"
     "\n"
@@ -41,7 +45,10 @@ const char* kUsage =
     "  --insecure        allow a non-loopback --host without LSH_API_KEY\n"
     "\n"
     "Environment: LSH_API_KEY, LSH_SYNC (full|normal), LSH_CORS_ORIGINS,\n"
-    "LSH_MAX_BODY_BYTES, LSH_MAX_CONCURRENT_JOBS, LSH_JOB_TIMEOUT, LSH_SHUTDOWN_GRACE.\n";
+    "LSH_MAX_BODY_BYTES, LSH_MAX_CONCURRENT_JOBS, LSH_JOB_TIMEOUT, LSH_SHUTDOWN_GRACE.\n"
+    "Replication: SUPABASE_URL with SUPABASE_KEY (or SUPABASE_SERVICE_ROLE_KEY), or\n"
+    "LSH_SYNC_DATABASE_URL; LSH_RELAY_BATCH_SIZE (--relay-batch-size, 500),\n"
+    "LSH_RELAY_TIMEOUT_MS, LSH_RELAY_BACKOFF_MAX_MS, LSH_RELAY_STALL_MS.\n";
 
 }  // namespace
 
@@ -70,6 +77,14 @@ int main(int argc, char** argv) {
   }
   if (cmd == "serve") return lsh::app::Serve(rest);
   if (cmd == "migrate") return lsh::app::MigrateCommand(rest);
+  if (cmd == "supabase-schema") {
+    if (!rest.empty()) {
+      std::fprintf(stderr, "lshd supabase-schema: takes no arguments, not '%s'\n", rest[0].c_str());
+      return 2;
+    }
+    std::fputs(lsh::outbox::RemoteSchemaSql(), stdout);
+    return 0;
+  }
   std::fprintf(stderr, "lshd: unknown command '%s'\n\n%s", cmd.c_str(), kUsage);
   return 2;
 }

@@ -1,6 +1,7 @@
 // Routes of API.md "Health and status": /health, /, /status.
 #include <unistd.h>
 
+#include "core/json.h"
 #include "core/process_stats.h"
 #include "core/time.h"
 #include "http/server.h"
@@ -48,7 +49,8 @@ void HttpServer::AddStatusRoutes() {
                         "POST /jobs/:id/start", "POST /jobs/:id/stop", "GET /jobs/:id/runs",
                         "GET /runs/:id",        "GET /runs/:id/log",   "GET /events",
                         "GET /events.json",     "GET /export/jobs",    "GET /webhooks",
-                        "POST /webhooks",       "DELETE /webhooks"}}});
+                        "POST /webhooks",       "DELETE /webhooks",    "GET /outbox",
+                        "POST /outbox/retry"}}});
   });
 
   router_.Add("GET", "/status", [this](Ctx& c) {
@@ -85,6 +87,14 @@ void HttpServer::AddStatusRoutes() {
           {"schemaVersion", counts->schema_version},
           {"writable", store_.healthy()}}},
     };
+    if (relay_) {
+      outbox::RelayStats rs = relay_->Stats();
+      json& ob = body["outbox"];
+      ob["sink"] = rs.sink;
+      ob["lastSuccessAt"] = TimeOrNull(rs.last_success_at);
+      if (!rs.last_error.empty()) ob["lastError"] = rs.last_error;
+      ob["stalled"] = rs.stalled;
+    }
     SendJson(c.res, 200, body);
   });
 }

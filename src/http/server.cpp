@@ -265,6 +265,7 @@ void HttpServer::AddRoutes() {
   AddRunRoutes();
   AddEventRoutes();
   AddWebhookRoutes();
+  AddOutboxRoutes();
 }
 
 }  // namespace lsh::http

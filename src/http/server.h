@@ -33,6 +33,7 @@
 #include "exec/schedule_loop.h"
 #include "http/router.h"
 #include "metrics/metrics.h"
+#include "outbox/relay.h"
 #include "store/store.h"
 #include "webhooks/deliverer.h"
 
@@ -95,6 +96,8 @@ class HttpServer {
   void SetWebhooks(webhooks::Deliverer* deliverer) { webhooks_ = deliverer; }
 
   bool shutting_down() const { return stopping_.load(); }
+  // The running relay, or null without a sink (/status, /outbox). Before Start.
+  void SetRelay(outbox::Relay* relay) { relay_ = relay; }
 
  private:
   void Dispatch(const std::string& method, const httplib::Request& req, httplib::Response& res,
@@ -107,6 +110,7 @@ class HttpServer {
   void AddRunRoutes();
   void AddEventRoutes();
   void AddWebhookRoutes();
+  void AddOutboxRoutes();
 
   // Constant after construction.
   const ServerOptions options_;
@@ -123,6 +127,7 @@ class HttpServer {
   events::EventCache sse_cache_;         // the newest events, shared by streams
   metrics::Metrics* metrics_ = nullptr;  // set before Start, then constant
 
+  outbox::Relay* relay_ = nullptr;  // set before Start
   std::atomic<bool> stopping_{false};
   std::thread thread_;
 };

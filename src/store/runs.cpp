@@ -16,14 +16,14 @@ namespace lsh::store {
 using nlohmann::json;
 using namespace internal;
 
-namespace {
+namespace internal {
 
-constexpr const char* kRunColumns =
+const char* const kRunColumns =
     "r.id, r.job_id, j.name, r.attempt, r.first_run_id, r.status, r.trigger, r.priority, "
     "r.scheduled_for, r.queued_at, r.not_before, r.started_at, r.completed_at, r.duration_ms, "
     "r.exit_code, r.signal, r.pid, r.boot_id, r.stdout_tail, r.stderr_tail, r.error_type, "
     "r.error_message, r.version, r.created_at, r.updated_at";
-constexpr const char* kRunFrom = " FROM runs r JOIN jobs j ON j.id = r.job_id ";
+const char* const kRunFrom = " FROM runs r JOIN jobs j ON j.id = r.job_id ";
 
 std::string Str(const SQLite::Column& c) {
   return c.isNull() ? std::string() : c.getString();
@@ -58,6 +58,10 @@ Run RowToRun(SQLite::Statement& q) {
   r.updated_at = Time(q.getColumn(24));
   return r;
 }
+
+}  // namespace internal
+
+namespace {
 
 std::optional<Run> LoadRun(StmtCache& stmts, std::string_view id) {
   SQLite::Statement& q =

@@ -29,10 +29,15 @@ inline constexpr const char* kSpecColumns =
     "retry_delay_ms, env, cwd, database_sync, schedule_kind, cron_expr, timezone, interval_ms, "
     "run_at, misfire_policy, overlap_policy";
 inline constexpr int kSpecColumnCount = 19;
+// A run with its job's name, as RowToRun reads it (src/store/runs.cpp).
+extern const char* const kRunColumns;
+extern const char* const kRunFrom;
 
 std::optional<SysTime> OptTime(const SQLite::Column& c);
 SysTime Time(const SQLite::Column& c);
-Job RowToJob(SQLite::Statement& q);  // columns in kJobColumns order
+Job RowToJob(SQLite::Statement& q);        // columns in kJobColumns order
+Run RowToRun(SQLite::Statement& q);        // columns in kRunColumns order
+std::string Str(const SQLite::Column& c);  // "" for NULL
 void BindOptTime(SQLite::Statement& q, int i, const std::optional<SysTime>& t);
 void BindSpec(SQLite::Statement& q, int first, const JobSpec& s);
 // The status a job rests in when no run is active (docs/lifecycle.md).
