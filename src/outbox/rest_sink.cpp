@@ -22,16 +22,38 @@ std::string Columns(const RemoteTable& t) {
   return out;
 }
 
-std::optional<std::chrono::milliseconds> RetryAfter(const httplib::Response& res) {
-  if (!res.has_header("Retry-After")) return std::nullopt;
-  std::string v = res.get_header_value("Retry-After");
+}  // namespace
+
+std::optional<std::chrono::milliseconds> ParseRetryAfter(const std::string& v) {
   char* end = nullptr;
   long secs = std::strtol(v.c_str(), &end, 10);
-  if (end == v.c_str() || secs < 0) return std::nullopt;  // an HTTP-date: use our own backoff
+  if (v.empty() || end == v.c_str() || secs < 0) return std::nullopt;  // an HTTP-date: our backoff
   return std::chrono::milliseconds(std::min<long>(secs, 3600) * 1000);
 }
 
-}  // namespace
+Delivery ClassifyReply(int status, const std::string& body, const std::string& retry_after,
+                       const std::string& where) {
+  if (status >= 200 && status < 300) return Delivery::Ok();
+  std::string detail;
+  std::string code;
+  json answer = json::parse(body, nullptr, false);
+  if (answer.is_object()) {
+    if (answer.contains("code") && answer["code"].is_string()) code = answer["code"];
+    for (const char* k : {"message", "details", "hint"}) {
+      if (answer.contains(k) && answer[k].is_string() && !answer[k].get<std::string>().empty())
+        detail += (detail.empty() ? "" : "; ") + answer[k].get<std::string>();
+    }
+  } else {
+    detail = body.substr(0, 200);
+  }
+  std::string error = where + ": HTTP " + std::to_string(status) +
+                      (code.empty() ? "" : " " + code) + (detail.empty() ? "" : ": " + detail);
+  if (status == 408 || status == 429 || status >= 500 || status == 401 || status == 403 ||
+      status == 404)
+    return {Outcome::kTransient, error, ParseRetryAfter(retry_after)};
+  if (status == 409 && code == "23503") return {Outcome::kForeignKey, error, std::nullopt};
+  return {Outcome::kRejected, error, std::nullopt};
+}
 
 Result<std::unique_ptr<RestSink>> RestSink::Create(const std::string& url, const std::string& key,
                                                    std::chrono::milliseconds timeout) {
@@ -77,26 +99,7 @@ Delivery RestSink::Post(const char* table, const std::string& columns, const cha
     client_->stop();  // drop a half-used connection; the next call reconnects
     return {Outcome::kTransient, where + ": " + httplib::to_string(res.error()), std::nullopt};
   }
-  int st = res->status;
-  if (st >= 200 && st < 300) return Delivery::Ok();
-  std::string detail;
-  std::string code;
-  json answer = json::parse(res->body, nullptr, false);
-  if (answer.is_object()) {
-    if (answer.contains("code") && answer["code"].is_string()) code = answer["code"];
-    for (const char* k : {"message", "details", "hint"}) {
-      if (answer.contains(k) && answer[k].is_string() && !answer[k].get<std::string>().empty())
-        detail += (detail.empty() ? "" : "; ") + answer[k].get<std::string>();
-    }
-  } else {
-    detail = res->body.substr(0, 200);
-  }
-  std::string error = where + ": HTTP " + std::to_string(st) + (code.empty() ? "" : " " + code) +
-                      (detail.empty() ? "" : ": " + detail);
-  if (st == 408 || st == 429 || st >= 500 || st == 401 || st == 403 || st == 404)
-    return {Outcome::kTransient, error, RetryAfter(*res)};
-  if (st == 409 && code == "23503") return {Outcome::kForeignKey, error, std::nullopt};
-  return {Outcome::kRejected, error, std::nullopt};
+  return ClassifyReply(res->status, res->body, res->get_header_value("Retry-After"), where);
 }
 
 Delivery RestSink::Upsert(const std::vector<json>& jobs, const std::vector<json>& runs) {

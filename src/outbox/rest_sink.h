@@ -20,6 +20,7 @@
 
 #include <chrono>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "core/error.h"
@@ -30,6 +31,15 @@ class Client;
 }
 
 namespace lsh::outbox {
+
+// How a PostgREST reply maps to an Outcome (the rules above): the status,
+// the body ({"code","details","hint","message"} or anything else) and the
+// Retry-After header ("" when absent). `where` prefixes the error text.
+// Pure, so it is fuzzed (tests/fuzz) and unit-tested.
+Delivery ClassifyReply(int status, const std::string& body, const std::string& retry_after,
+                       const std::string& where);
+// Retry-After in seconds (capped at an hour); an HTTP-date or garbage: none.
+std::optional<std::chrono::milliseconds> ParseRetryAfter(const std::string& value);
 
 class RestSink final : public Sink {
  public:
