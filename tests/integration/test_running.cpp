@@ -458,12 +458,13 @@ TEST_CASE("misfires after downtime follow each policy and are recorded", "[runni
   d.Restart();
   std::map<std::string, size_t> expected = {{"run_once", 1}, {"skip", 0}, {"run_all", 4}};
   for (const auto& [policy, n] : expected) {
+    size_t want = n;  // clang 14 cannot capture a structured binding
     std::string job = "mis-" + policy;
     INFO(job);
     json runs;
     REQUIRE(WaitFor([&] {
       runs = Runs(d, job);
-      return runs.size() == n && AllEnded(runs);
+      return runs.size() == want && AllEnded(runs);
     }));
     for (const auto& r : runs) {
       CHECK(r["trigger"] == "catchup");
