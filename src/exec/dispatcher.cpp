@@ -252,9 +252,12 @@ void Dispatcher::OnDone(const std::string& run_id, const ProcessOutcome& p) {
     std::lock_guard<std::mutex> lock(mu_);
     active_.erase(run_id);  // may destroy the Process; it detaches its own runner
     wake_ = true;
+    // Notify under the lock: once Stop sees active_ empty the Dispatcher
+    // may be destroyed, so the condition variables must not be touched
+    // after mu_ is released.
+    cv_.notify_all();
+    done_cv_.notify_all();
   }
-  cv_.notify_all();
-  done_cv_.notify_all();
 }
 
 }  // namespace lsh::exec

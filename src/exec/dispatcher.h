@@ -80,7 +80,7 @@ class Dispatcher {
  private:
   void Loop();
   void Launch(const store::ClaimedRun& c, std::vector<std::pair<std::string, int64_t>>& pids);
-  void OnDone(const std::string& run_id, const ProcessOutcome& outcome);
+  void OnDone(const std::string& run_id, const ProcessOutcome& p);
 
   // Constant after construction.
   store::Store& store_;

@@ -21,8 +21,6 @@
 #include <optional>
 #include <system_error>
 
-extern char** environ;
-
 namespace lsh::exec {
 
 namespace {
@@ -95,7 +93,7 @@ class Tail {
 struct Stream {
   int& rd;
   int& log;  // opened on the first output: a run that prints nothing creates no file
-  const char* name;
+  const char* name = nullptr;
   const std::string& path;
   Tail tail;
   bool log_failed = false;
@@ -172,13 +170,18 @@ std::vector<std::string> MergedEnv(const std::vector<std::pair<std::string, std:
         std::any_of(extra.begin(), extra.end(), [&](const auto& p) { return p.first == key; });
     if (!overridden) out.emplace_back(kv);
   }
-  for (const auto& [k, v] : extra) out.push_back(k + "=" + v);
+  for (const auto& [k, v] : extra) {
+    std::string kv = k;
+    kv += '=';
+    kv += v;
+    out.push_back(std::move(kv));
+  }
   return out;
 }
 
 std::string CheckCwd(const std::string& cwd) {
   if (cwd.empty()) return {};
-  struct stat st;
+  struct stat st {};
   if (::stat(cwd.c_str(), &st) != 0) {
     return "working directory \"" + cwd + "\" is not usable: " + Errno(errno);
   }

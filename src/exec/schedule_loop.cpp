@@ -40,13 +40,14 @@ store::FirePlan PlanFire(const Job& job, SysTime now) {
       auto step = std::chrono::milliseconds(std::max<int64_t>(1, s.interval_ms));
       due_count = static_cast<uint64_t>((now - first) / step) + 1;
       for (uint64_t i = 0; i < due_count && due.size() < kListed; ++i)
-        due.push_back(first + step * i);
+        due.emplace_back(first + step * i);
       // Keep the phase: the next fire is the first one after now.
       plan.new_next_run = first + step * static_cast<int64_t>(due_count);
       if (due_count > kListed) {
         // Keep the newest fires listed (the ones an on-time check needs).
         due.clear();
-        for (uint64_t i = due_count - kListed; i < due_count; ++i) due.push_back(first + step * i);
+        for (uint64_t i = due_count - kListed; i < due_count; ++i)
+          due.emplace_back(first + step * i);
       }
       break;
     }

@@ -1,6 +1,7 @@
 #include "http/job_request.h"
 
 #include <algorithm>
+#include <cmath>
 #include <set>
 
 #include "core/time.h"
@@ -61,9 +62,12 @@ Status GetInt(const json& v, const std::string& field, int64_t lo, int64_t hi, i
       return Error::Invalid(field + " must be at most " + std::to_string(hi), field);
     n = static_cast<int64_t>(v.get<uint64_t>());
   } else if (v.is_number_float()) {
+    // Range first: casting a double outside int64 (1e300) is undefined.
     double d = v.get<double>();
-    if (d != static_cast<double>(static_cast<int64_t>(d)))
-      return Error::Invalid(field + " must be a whole number", field);
+    if (d != std::floor(d)) return Error::Invalid(field + " must be a whole number", field);
+    if (d < static_cast<double>(lo) || d > static_cast<double>(hi))
+      return Error::Invalid(
+          field + " must be between " + std::to_string(lo) + " and " + std::to_string(hi), field);
     n = static_cast<int64_t>(d);
   } else {
     return WrongType(field, "a number", v);

@@ -22,6 +22,17 @@ bool TrueParam(const httplib::Request& req, const char* name) {
   return v.empty() || v == "1" || v == "true" || v == "yes";
 }
 
+Result<int64_t> ParseEventCursor(std::string_view value, const std::string& field) {
+  bool digits = std::all_of(value.begin(), value.end(),
+                            [](unsigned char c) { return std::isdigit(c) != 0; });
+  if (value.empty() || value.size() > 18 || !digits)
+    return Error::Invalid(
+        field + " must be an event id (a whole number), not '" + std::string(value) + "'", field);
+  int64_t id = 0;
+  for (char c : value) id = id * 10 + (c - '0');
+  return id;
+}
+
 std::string UrlEncode(const std::string& s) {
   static const char* hex = "0123456789ABCDEF";
   std::string out;

@@ -5,7 +5,9 @@
 
 #include <httplib.h>
 
+#include <cstdint>
 #include <string>
+#include <string_view>
 
 #include "core/error.h"
 
@@ -16,5 +18,8 @@ Result<int> LimitParam(const httplib::Request& req, int def, int max);
 // ?name, ?name=1|true|yes -> true.
 bool TrueParam(const httplib::Request& req, const char* name);
 std::string UrlEncode(const std::string& s);
+// An event cursor, the value of Last-Event-ID or ?since= (API.md "Events"):
+// an event id, 1 to 18 digits (so it fits int64). The error names `field`.
+Result<int64_t> ParseEventCursor(std::string_view value, const std::string& field);
 
 }  // namespace lsh::http

@@ -29,9 +29,9 @@ Result<std::optional<int64_t>> CursorParam(const httplib::Request& req) {
   } else {
     return std::optional<int64_t>();
   }
-  if (v.empty() || v.size() > 18 || !std::all_of(v.begin(), v.end(), ::isdigit))
-    return Error::Invalid(field + " must be an event id (a whole number), not '" + v + "'", field);
-  return std::optional<int64_t>(std::stoll(v));
+  auto id = ParseEventCursor(v, field);
+  if (!id) return id.error();
+  return std::optional<int64_t>(*id);
 }
 
 std::string EventJson(const Event& e) {

@@ -309,9 +309,9 @@ std::vector<Result<Job>> Store::JobCreateMany(
   for (size_t i = 0; i < specs.size(); ++i) {
     Status st = futures[i].get();
     if (!st.ok())
-      results.push_back(st.error());
+      results.emplace_back(st.error());
     else
-      results.push_back(std::move(jobs[i]));
+      results.emplace_back(std::move(jobs[i]));
   }
   return results;
 }

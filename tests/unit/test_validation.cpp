@@ -112,3 +112,19 @@ TEST_CASE("PATCH applies only the given fields", "[validation]") {
   REQUIRE(!bad.ok());
   CHECK(bad.error().field == "name");
 }
+
+// Found by fuzz_job_json: a float outside int64 was cast to int64 (undefined
+// behaviour) before its range was checked.
+TEST_CASE("A huge float number is a 400 and not undefined behaviour", "[validation]") {
+  for (const char* body : {R"({"name":"a","command":"c","priority":1e300})",
+                           R"({"name":"a","command":"c","timeout":-1e19})",
+                           R"({"name":"a","command":"c","retryDelay":1.7e308})",
+                           R"({"name":"a","command":"c","schedule":{"interval":9.3e18}})"}) {
+    Error e = Fails(json::parse(body));
+    CHECK(e.message.find("must be between") != std::string::npos);
+  }
+  CHECK(Fails(json::parse(R"({"name":"a","command":"c","priority":2.5})")).field == "priority");
+  auto ok = http::JobSpecFromJson(json::parse(R"({"name":"a","command":"c","priority":7.0})"));
+  REQUIRE(ok.ok());
+  CHECK(ok->priority == 7);
+}
