@@ -157,7 +157,7 @@ int CheckCommand(const std::vector<std::string>& args) {
                             ? " (and " + std::to_string(f.integrity.size() - 1) + " more)"
                             : ""));
   } else if (f.schema_version == 0) {
-    problems.push_back("no lshd schema in this file (never migrated, or not an lshd database)");
+    problems.emplace_back("no lshd schema in this file (never migrated, or not an lshd database)");
   } else if (f.schema_version > known) {
     problems.push_back("schema version " + std::to_string(f.schema_version) +
                        " is newer than this binary knows (" + std::to_string(known) +

@@ -177,10 +177,9 @@ class Daemon {
     httplib::Headers h = Headers();
     std::string full = prefix_ + path;
     std::string text = body ? body->dump() : "";
-    httplib::Result res = method == "POST"
-                              ? client_->Post(full.c_str(), h, text, "application/json")
-                          : method == "DELETE" ? client_->Delete(full.c_str(), h)
-                                               : client_->Get(full.c_str(), h);
+    httplib::Result res = method == "POST"     ? client_->Post(full, h, text, "application/json")
+                          : method == "DELETE" ? client_->Delete(full, h)
+                                               : client_->Get(full, h);
     if (!res) {
       r.failure = Why(res.error());
       return r;
@@ -206,18 +205,19 @@ class Daemon {
     client_->set_read_timeout(24 * 3600, 0);  // a quiet run may print nothing for long
     int status = 0;
     std::string error_body;
-    auto res = client_->Get((prefix_ + path).c_str(), h,
-                            [&](const httplib::Response& resp) {
-                              status = resp.status;
-                              return true;
-                            },
-                            [&](const char* data, size_t len) {
-                              if (status / 100 != 2) {
-                                error_body.append(data, len);
-                                return true;
-                              }
-                              return on_data(data, len);
-                            });
+    auto res = client_->Get(
+        prefix_ + path, h,
+        [&](const httplib::Response& resp) {
+          status = resp.status;
+          return true;
+        },
+        [&](const char* data, size_t len) {
+          if (status / 100 != 2) {
+            error_body.append(data, len);
+            return true;
+          }
+          return on_data(data, len);
+        });
     if (!res && res.error() != httplib::Error::Canceled) {
       r.failure = Why(res.error());
       if (status == 0) return r;
@@ -453,7 +453,7 @@ std::vector<std::string> EventRow(const json& e) {
   if (e.contains("timestamp") && e["timestamp"].is_number_integer()) {
     long long ms = e["timestamp"].get<long long>();
     time_t secs = static_cast<time_t>(ms / 1000);
-    struct tm tm;
+    struct tm tm {};
     gmtime_r(&secs, &tm);
     char buf[32];
     std::strftime(buf, sizeof buf, "%Y-%m-%d %H:%M:%S", &tm);

@@ -17,7 +17,7 @@ MemoryUsage ProcessMemory() {
 }
 
 int64_t FileSizeOrZero(const std::string& path) {
-  struct stat st;
+  struct stat st {};
   return ::stat(path.c_str(), &st) == 0 ? static_cast<int64_t>(st.st_size) : 0;
 }
 

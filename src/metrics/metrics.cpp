@@ -99,7 +99,7 @@ void Metrics::ObserveHttp(const std::string& route, const std::string& method, i
   key += route;
   key += ' ';
   key += std::to_string(code);
-  HttpSeries series;
+  HttpSeries series{};
   {
     std::lock_guard<std::mutex> lock(http_mu_);
     auto it = http_series_.find(key);

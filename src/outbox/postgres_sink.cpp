@@ -143,6 +143,7 @@ Delivery PostgresSink::Connect() {
 Delivery PostgresSink::Exec(const std::string& sql, const std::vector<std::string>& params) {
   if (auto d = Connect(); !d.ok()) return d;
   std::vector<const char*> values;
+  values.reserve(params.size());
   for (const auto& p : params) values.push_back(p.c_str());
   if (!PQsendQueryParams(conn_, sql.c_str(), static_cast<int>(values.size()), nullptr,
                          values.data(), nullptr, nullptr, 0)) {

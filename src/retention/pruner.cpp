@@ -71,10 +71,11 @@ Status Pruner::PruneRuns(PruneReport& report) {
   std::vector<Finder> finders;
   if (options_.run_retention.count() > 0) {
     SysTime cutoff = clock_.Now() - options_.run_retention;
-    finders.push_back([this, cutoff] { return store_.RunsExpired(cutoff, options_.batch); });
+    finders.emplace_back([this, cutoff] { return store_.RunsExpired(cutoff, options_.batch); });
   }
   if (options_.runs_per_job > 0)
-    finders.push_back([this] { return store_.RunsOverCap(options_.runs_per_job, options_.batch); });
+    finders.emplace_back(
+        [this] { return store_.RunsOverCap(options_.runs_per_job, options_.batch); });
   for (const auto& find : finders) {
     while (!StopRequested(mu_, stopping_)) {
       auto ids = find();

@@ -22,12 +22,12 @@ namespace fs = std::filesystem;
 namespace {
 
 int64_t FileSize(const std::string& path) {
-  struct stat st;
+  struct stat st {};
   return ::stat(path.c_str(), &st) == 0 ? static_cast<int64_t>(st.st_size) : 0;
 }
 
 bool Exists(const std::string& path) {
-  struct stat st;
+  struct stat st {};
   return ::stat(path.c_str(), &st) == 0;
 }
 

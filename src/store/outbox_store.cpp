@@ -114,7 +114,7 @@ Status OutboxStore::OutboxMarkDelivered(const std::vector<int64_t>& ids) {
   return OutboxMarkDeliveredAsync(ids).get();
 }
 
-std::future<Status> OutboxStore::OutboxMarkDeliveredAsync(std::vector<int64_t> ids) {
+std::future<Status> OutboxStore::OutboxMarkDeliveredAsync(const std::vector<int64_t>& ids) {
   if (ids.empty()) {
     std::promise<Status> done;
     done.set_value(Status::Ok());

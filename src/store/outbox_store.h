@@ -74,7 +74,7 @@ class OutboxStore {
   Status OutboxMarkDelivered(const std::vector<int64_t>& ids);
   // The same without waiting: ready once committed (the relay overlaps the
   // commit with its next round trip to the sink).
-  std::future<Status> OutboxMarkDeliveredAsync(std::vector<int64_t> ids);
+  std::future<Status> OutboxMarkDeliveredAsync(const std::vector<int64_t>& ids);
   // pending -> parked, with the sink's error. Each row its own error.
   Status OutboxPark(const std::vector<std::pair<int64_t, std::string>>& rows);
   // Stays pending until `until`, with the sink's error and one more attempt.
