@@ -242,7 +242,7 @@ host=$(hostname)
 date_utc=$(date -u +%Y-%m-%d)
 cpu=$(awk -F': ' '/model name/ {print $2; exit}' /proc/cpuinfo)
 ram=$(awk '/MemTotal/ {printf "%.1f GiB", $2 / 1048576}' /proc/meminfo)
-fs_of=$(findmnt -no FSTYPE,SOURCE -T "$work" 2>/dev/null | head -1)
+fs_of=$(findmnt -no FSTYPE,SOURCE -T "$work" 2>/dev/null | head -1 | tr -s " ")
 dev=$(findmnt -no SOURCE -T "$work" 2>/dev/null | head -1 | sed 's|/dev/||; s|[0-9]*$||')
 rota=$(cat "/sys/block/$dev/queue/rotational" 2>/dev/null || echo "?")
 case "$rota" in 0) disk="non-rotational" ;; 1) disk="reported rotational (a virtual disk often says so)" ;; *) disk="unknown" ;; esac
@@ -344,6 +344,7 @@ EOF
 )
 mkdir -p bench/results
 out="bench/results/$date_utc-$host.md"
+report=$(sed 's/[[:space:]]*$//' <<<"$report")
 echo "$report" >"$out"
 echo "$report"
 log "written to $out"
