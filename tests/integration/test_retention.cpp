@@ -108,6 +108,7 @@ TEST_CASE("Retention: rows and log files stay bounded under a steady stream of r
     // Bounded: at most 3 runs of the steady job (2 log files each) remain,
     // however many ran.
     INFO("round " << round);
+    INFO("lshd stderr:\n" << d.stderr_text());
     CHECK(WaitFor([&] {
       return Count(d,
                    "SELECT count(*) FROM runs r JOIN jobs j ON j.id = r.job_id "
@@ -117,7 +118,7 @@ TEST_CASE("Retention: rows and log files stay bounded under a steady stream of r
     // Events older than the retention go, oldest first.
     // With the sink down, the events it has not received are kept too.
     if (newest_before > 0 && !sink_down)
-      CHECK(WaitFor([&] { return Count(d, "SELECT min(id) FROM events") > newest_before; }, 10s));
+      CHECK(WaitFor([&] { return Count(d, "SELECT min(id) FROM events") > newest_before; }, 30s));
     if (sink_down) CHECK(Count(d, "SELECT min(id) FROM events") == 1);
     newest_before = Count(d, "SELECT max(id) FROM events");
   }
