@@ -27,16 +27,6 @@ TempDir::~TempDir() {
   fs::remove_all(path_, ec);
 }
 
-bool WaitFor(const std::function<bool()>& cond, std::chrono::milliseconds timeout,
-             std::chrono::milliseconds step) {
-  auto deadline = std::chrono::steady_clock::now() + timeout;
-  while (true) {
-    if (cond()) return true;
-    if (std::chrono::steady_clock::now() >= deadline) return cond();
-    std::this_thread::sleep_for(step);  // a poll interval, not a wait for an outcome
-  }
-}
-
 namespace {
 
 std::string ReadFile(const std::string& path) {

@@ -22,6 +22,8 @@
 #include <httplib.h>
 #include <nlohmann/json.hpp>
 
+#include "support/wait.h"
+
 namespace lsh::test {
 
 // A fresh directory under $TMPDIR, removed with its contents on destruction.
@@ -36,11 +38,6 @@ class TempDir {
  private:
   std::string path_;
 };
-
-// Polls `cond` until it is true or `timeout` passes; returns the last value.
-bool WaitFor(const std::function<bool()>& cond,
-             std::chrono::milliseconds timeout = std::chrono::seconds(10),
-             std::chrono::milliseconds step = std::chrono::milliseconds(5));
 
 class TestDaemon {
  public:

@@ -1,5 +1,7 @@
 #include "support/postgres.h"
 
+#include "support/wait.h"
+
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <libpq-fe.h>
@@ -108,18 +110,19 @@ PgServer::PgServer(Options options) {
                   "synchronous_commit=" + fsync, "-c", "full_page_writes=" + fsync, "-c",
                   "max_connections=60", "-c", "log_min_messages=warning"},
                  log, false, true);
-    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
     bool exited = false;
-    while (std::chrono::steady_clock::now() < deadline) {
-      if (PQping(Url().c_str()) == PQPING_OK) return;
-      int st = 0;
-      if (::waitpid(pid_, &st, WNOHANG) == pid_) {
-        exited = true;  // the port was taken meanwhile, most likely: another one
-        pid_ = -1;
-        break;
-      }
-      std::this_thread::sleep_for(std::chrono::milliseconds(20));
-    }
+    bool up = WaitFor(
+        [&] {
+          if (PQping(Url().c_str()) == PQPING_OK) return true;
+          int st = 0;
+          if (::waitpid(pid_, &st, WNOHANG) == pid_) {
+            exited = true;  // the port was taken meanwhile, most likely: another one
+            pid_ = -1;
+          }
+          return exited;
+        },
+        std::chrono::seconds(30), std::chrono::milliseconds(20));
+    if (up && !exited) return;
     if (!exited) break;
   }
   std::string tail = LogTail();
@@ -134,15 +137,8 @@ PgServer::~PgServer() {
 void PgServer::Shutdown() {
   if (pid_ > 0) {
     ::kill(pid_, SIGQUIT);  // immediate shutdown: the data is thrown away
-    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
-    bool gone = false;
-    while (std::chrono::steady_clock::now() < deadline) {
-      if (::waitpid(pid_, nullptr, WNOHANG) == pid_) {
-        gone = true;
-        break;
-      }
-      std::this_thread::sleep_for(std::chrono::milliseconds(10));
-    }
+    bool gone = WaitFor([&] { return ::waitpid(pid_, nullptr, WNOHANG) == pid_; },
+                        std::chrono::seconds(10), std::chrono::milliseconds(10));
     if (!gone) {
       ::kill(-pid_, SIGKILL);
       ::waitpid(pid_, nullptr, 0);

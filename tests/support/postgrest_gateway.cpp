@@ -9,6 +9,7 @@
 #include <stdexcept>
 
 #include "support/postgres.h"
+#include "support/wait.h"
 
 namespace lsh::test {
 
@@ -64,6 +65,7 @@ void PostgrestGateway::Start() {
         bool drop = false;
         std::string reply;
         Serve(req.matches[1], query, headers, req.body, status, reply, drop, sleep_ms, retry_after);
+        // The injected "slow reply" fault: the delay is the fault itself.
         if (sleep_ms > 0) std::this_thread::sleep_for(std::chrono::milliseconds(sleep_ms));
         if (retry_after > 0) res.set_header("Retry-After", std::to_string(retry_after));
         res.status = status;
@@ -81,11 +83,9 @@ void PostgrestGateway::Start() {
   if (port_ == 0) {
     port_ = server_->bind_to_any_port("127.0.0.1");
   } else {
-    bool bound = false;
-    for (int i = 0; i < 200 && !bound; ++i) {  // the old socket may linger a moment
-      bound = server_->bind_to_port("127.0.0.1", port_);
-      if (!bound) std::this_thread::sleep_for(std::chrono::milliseconds(10));
-    }
+    // The old socket may linger a moment.
+    bool bound = WaitFor([&] { return server_->bind_to_port("127.0.0.1", port_); },
+                         std::chrono::seconds(2), std::chrono::milliseconds(10));
     if (!bound) throw std::runtime_error("gateway cannot bind its port again");
   }
   if (port_ <= 0) throw std::runtime_error("gateway cannot bind");
