@@ -137,6 +137,13 @@ Delivery PostgresSink::Connect() {
     Disconnect();
     return {Outcome::kTransient, "cannot connect to " + label_ + ": " + msg, std::nullopt};
   }
+  // Non-blocking sends: a large batch meeting a partition must not block the
+  // relay (and its Stop) in send(); Exec flushes under its deadline.
+  if (PQsetnonblocking(conn_, 1) != 0) {
+    std::string msg = PQerrorMessage(conn_);
+    Disconnect();
+    return {Outcome::kTransient, label_ + ": " + msg, std::nullopt};
+  }
   return Delivery::Ok();
 }
 
@@ -152,20 +159,46 @@ Delivery PostgresSink::Exec(const std::string& sql, const std::vector<std::strin
     return {Outcome::kTransient, label_ + ": " + msg, std::nullopt};
   }
   auto deadline = std::chrono::steady_clock::now() + timeout_;
+  auto ms_left = [&] {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(deadline -
+                                                                 std::chrono::steady_clock::now())
+        .count();
+  };
+  // The request may not have left yet: flush it, waiting for the socket to
+  // take more (or for input, which libpq must read to make room).
+  while (int f = PQflush(conn_)) {
+    long left = ms_left();
+    if (f < 0 || left <= 0) {
+      std::string msg = f < 0 ? "connection lost: " + std::string(PQerrorMessage(conn_))
+                              : "could not send within " + std::to_string(timeout_.count()) + " ms";
+      Disconnect();
+      return {Outcome::kTransient, label_ + ": " + msg, std::nullopt};
+    }
+    pollfd p{PQsocket(conn_), POLLIN | POLLOUT, 0};
+    int r = ::poll(&p, 1, static_cast<int>(left));
+    if (r < 0 && errno != EINTR) {
+      Disconnect();
+      return {Outcome::kTransient, label_ + ": poll failed", std::nullopt};
+    }
+    if (r > 0 && (p.revents & POLLIN) && !PQconsumeInput(conn_)) {
+      std::string msg = PQerrorMessage(conn_);
+      Disconnect();
+      return {Outcome::kTransient, label_ + ": connection lost: " + msg, std::nullopt};
+    }
+  }
   Delivery result = Delivery::Ok();
   bool failed = false;
   while (true) {
     while (PQisBusy(conn_)) {
-      auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
-          deadline - std::chrono::steady_clock::now());
-      if (left.count() <= 0) {
+      long left = ms_left();
+      if (left <= 0) {
         Disconnect();  // the server may still apply it: at-least-once, versions keep it safe
         return {Outcome::kTransient,
                 label_ + ": no answer within " + std::to_string(timeout_.count()) + " ms",
                 std::nullopt};
       }
       pollfd p{PQsocket(conn_), POLLIN, 0};
-      int r = ::poll(&p, 1, static_cast<int>(left.count()));
+      int r = ::poll(&p, 1, static_cast<int>(left));
       if (r < 0 && errno != EINTR) {
         Disconnect();
         return {Outcome::kTransient, label_ + ": poll failed", std::nullopt};
