@@ -30,7 +30,7 @@ using nlohmann::json;
 using namespace std::chrono_literals;
 
 TEST_CASE("Postgres sink replicates jobs runs retries and deletes with the right columns",
-          "[replication]") {
+          "[replication][relay]") {
   std::string url = PgServer::Shared().CreateDatabase();
   PgConn pg(url);
   ApplySchema(pg);
@@ -224,7 +224,7 @@ TEST_CASE("The remote schema applies on pre-existing tables with rows and twice 
 }
 
 TEST_CASE("Supabase REST sink keeps the PostgREST contract and rides out injected faults",
-          "[replication]") {
+          "[replication][relay]") {
   std::string url = PgServer::Shared().CreateDatabase();
   PgConn pg(url);
   ApplySchema(pg);
@@ -471,7 +471,7 @@ TEST_CASE("kill -9 in the middle of delivery loses nothing and delivery resumes"
 }
 
 TEST_CASE("A rejected row is parked while the rest flows and a retry delivers it",
-          "[replication]") {
+          "[replication][relay]") {
   std::string url = PgServer::Shared().CreateDatabase();
   PgConn pg(url);
   ApplySchema(pg);
@@ -560,7 +560,8 @@ TEST_CASE("A rejected row is parked while the rest flows and a retry delivers it
   CheckRemoteEqualsLocal(d, pg);
 }
 
-TEST_CASE("A sink configured on a daemon with data first receives a snapshot", "[replication]") {
+TEST_CASE("A sink configured on a daemon with data first receives a snapshot",
+          "[replication][relay]") {
   std::string url = PgServer::Shared().CreateDatabase();
   PgConn pg(url);
   ApplySchema(pg);
