@@ -57,7 +57,8 @@ struct Config {
   // ---- retention (src/retention/pruner.h) ----
   // Days may be fractional (0.5 = 12 hours; tests use tiny values); 0 keeps
   // forever.
-  double event_retention_days = 7;  // LSH_EVENT_RETENTION_DAYS: events, delivered outbox rows
+  double event_retention_days = 7;  // LSH_EVENT_RETENTION_DAYS: events, delivered outbox rows,
+                                    // webhook deliveries, Idempotency-Key records
   double run_retention_days = 30;   // LSH_RUN_RETENTION_DAYS: finished runs and their logs
   // LSH_RUNS_PER_JOB: runs kept per job, newest first (with their logs); 0: no cap.
   int runs_per_job = 1000;

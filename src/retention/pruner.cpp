@@ -41,8 +41,9 @@ void Pruner::Loop() {
     } else if (report->total() > 0) {
       spdlog::info(
           "retention pruned {} runs, {} log files, {} events, {} outbox rows, {} "
-          "webhook deliveries",
-          report->runs, report->log_files, report->events, report->outbox, report->deliveries);
+          "webhook deliveries, {} idempotency keys",
+          report->runs, report->log_files, report->events, report->outbox, report->deliveries,
+          report->idempotency_keys);
     }
     std::unique_lock<std::mutex> lock(mu_);
     passes_++;
@@ -148,6 +149,12 @@ Result<PruneReport> Pruner::PruneOnce() {
         if (step->done) break;
         after = step->next_after;
       }
+    }
+    while (!StopRequested(mu_, stopping_)) {
+      auto step = store_.IdempotencyKeysPrune(cutoff, options_.batch);
+      if (!step) return step.error();
+      report.idempotency_keys += step->deleted;
+      if (step->done) break;
     }
   }
   return report;

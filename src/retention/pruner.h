@@ -10,8 +10,9 @@
 //   - events older than `event_retention`, as a prefix of the log, never at
 //     or above the floor the `event_floor` provider gives (the outbox
 //     relay's cursor) nor while a webhook delivery of them is pending;
-//   - delivered outbox rows and delivered webhook deliveries older than
-//     `event_retention`.
+//   - delivered outbox rows, delivered webhook deliveries and Idempotency-Key
+//     records older than `event_retention` (a request retried later than
+//     that with the same key is a new request).
 // Each batch is one writer transaction of at most `batch` rows, so writers
 // are never held up long. Cutoffs come from the Clock.
 //
@@ -35,9 +36,9 @@
 namespace lsh::retention {
 
 struct PrunerOptions {
-  // LSH_EVENT_RETENTION_DAYS (7): events, delivered outbox rows and webhook
-  // deliveries older than this go. Zero keeps them forever. Longer lets SSE
-  // clients resume from further back; shorter keeps the database small.
+  // LSH_EVENT_RETENTION_DAYS (7): events, delivered outbox rows, webhook
+  // deliveries and Idempotency-Key records older than this go. Zero keeps them forever. Longer lets
+  // SSE clients resume from further back; shorter keeps the database small.
   std::chrono::milliseconds event_retention{std::chrono::hours(24 * 7)};
   // LSH_RUN_RETENTION_DAYS (30): finished runs older than this go, with
   // their logs. Zero keeps them forever.
@@ -60,7 +61,10 @@ struct PruneReport {
   int64_t events = 0;
   int64_t outbox = 0;
   int64_t deliveries = 0;
-  int64_t total() const { return runs + log_files + events + outbox + deliveries; }
+  int64_t idempotency_keys = 0;
+  int64_t total() const {
+    return runs + log_files + events + outbox + deliveries + idempotency_keys;
+  }
 };
 
 class Pruner {

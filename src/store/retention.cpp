@@ -231,4 +231,21 @@ Result<PruneStep> RetentionStore::DeliveriesPrune(SysTime cutoff, int64_t after,
   return step;
 }
 
+Result<PruneStep> RetentionStore::IdempotencyKeysPrune(SysTime cutoff, int limit) {
+  PruneStep step;
+  Status st = writer_.Write([&](WriteTx& tx) -> Status {
+    step = PruneStep{};
+    SQLite::Statement& d = tx.stmts.Get(
+        "DELETE FROM idempotency_keys WHERE key IN (SELECT key FROM idempotency_keys "
+        "WHERE created_at < ? ORDER BY created_at LIMIT ?)");
+    d.bind(1, FormatTime(cutoff));
+    d.bind(2, limit);
+    step.deleted = d.exec();
+    step.done = step.deleted < limit;
+    return Status::Ok();
+  });
+  if (!st.ok()) return st.error();
+  return step;
+}
+
 }  // namespace lsh::store

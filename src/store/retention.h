@@ -61,6 +61,9 @@ class RetentionStore {
   Result<PruneStep> OutboxPrune(SysTime cutoff, int64_t after, int limit);
   // Delivered (or dropped) webhook deliveries created before `cutoff`.
   Result<PruneStep> DeliveriesPrune(SysTime cutoff, int64_t after, int limit);
+  // Up to `limit` of the oldest Idempotency-Key records created before
+  // `cutoff` (a retry with such a key is then a new request).
+  Result<PruneStep> IdempotencyKeysPrune(SysTime cutoff, int limit);
 
  private:
   // Constant after construction.

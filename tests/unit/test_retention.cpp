@@ -395,3 +395,43 @@ TEST_CASE("Retention with replication off lets old outbox rows go and holds no r
   REQUIRE(stale.executeStep());
   CHECK(stale.getColumn(0).getInt() == 0);
 }
+
+TEST_CASE("Retention forgets Idempotency-Key records older than the event retention",
+          "[retention]") {
+  Fixture f;
+  auto create = [&](const std::string& name, const std::string& key) {
+    store::IdempotentCreate idem{key, "POST /jobs", "hash-" + name};
+    auto out = f.store->JobCreate(MakeSpec(name), std::nullopt, &idem);
+    REQUIRE(out.ok());
+    return *out;
+  };
+  for (int i = 0; i < 5; ++i) create("old" + std::to_string(i), "old-key-" + std::to_string(i));
+  Job target = f.MakeJob("target", false);
+  store::IdempotentCreate trigger_key{"old-trigger", "POST /jobs/:id/trigger", "t"};
+  REQUIRE(f.store->RunTrigger(target.id, &trigger_key).ok());
+  f.clock.Advance(8 * kDay);
+  create("recent", "recent-key");
+
+  auto o = f.Options();
+  o.batch = 2;  // several batches
+  retention::Pruner pruner(*f.retention, f.clock, o);
+  auto r = pruner.PruneOnce();
+  REQUIRE(r.ok());
+  CHECK(r->idempotency_keys == 6);
+  CHECK(f.Count("SELECT count(*) FROM idempotency_keys") == 1);
+  CHECK(f.Count("SELECT count(*) FROM idempotency_keys WHERE key = 'recent-key'") == 1);
+  // The kept key still replays; a pruned one is a new request again.
+  store::CreateOutcome replay = create("recent", "recent-key");
+  CHECK(replay.replayed);
+  CHECK_FALSE(create("old-again", "old-key-0").replayed);
+  CHECK(f.Count("SELECT count(*) FROM jobs") == 8);
+
+  // With event retention 0 the records are kept forever.
+  f.clock.Advance(400 * kDay);
+  o.event_retention = 0ms;
+  retention::Pruner keep(*f.retention, f.clock, o);
+  auto kept = keep.PruneOnce();
+  REQUIRE(kept.ok());
+  CHECK(kept->idempotency_keys == 0);
+  CHECK(f.Count("SELECT count(*) FROM idempotency_keys") == 2);
+}
