@@ -349,3 +349,85 @@ TEST_CASE("Counts reports jobs by status and the outbox", "[store]") {
   CHECK(c->schema_version >= 1);
   CHECK(c->outbox_oldest_pending.has_value());
 }
+
+// The claim's rules (store.h RunClaim): priority first, then queue order;
+// a run waiting for its retry time is not due; a job whose overlap policy is
+// not "allow" runs one at a time, so its queued runs wait while one runs, and
+// a claim takes at most one of them. A long backlog of such a job does not
+// hide the runs behind it.
+TEST_CASE("RunClaim takes due runs by priority then queue order, one at a time per job",
+          "[store][claim]") {
+  StoreFixture f;
+  auto make = [&](const std::string& name, int priority, const std::string& overlap,
+                  int max_retries = 0) {
+    JobSpec s = MakeSpec(name);
+    s.priority = priority;
+    s.schedule.overlap = overlap;
+    s.max_retries = max_retries;
+    s.retry_delay_ms = 600000;  // a retry is due in ten minutes
+    auto out = f.store->JobCreate(s, std::nullopt);
+    REQUIRE(out.ok());
+    return out->job.id;
+  };
+  auto enqueue = [&](const std::string& job) {
+    auto r = f.store->RunEnqueue(job, "manual");
+    REQUIRE(r.ok());
+    return r->id;
+  };
+  auto claim = [&](int limit) {
+    auto c = f.store->RunClaim("boot", limit);
+    REQUIRE(c.ok());
+    std::vector<std::string> ids;
+    for (const auto& cr : *c) {
+      CHECK(cr.run.status == "running");
+      ids.push_back(cr.run.id);
+    }
+    return ids;
+  };
+  auto fail = [&](const std::string& run) {
+    store::RunOutcome o;
+    o.status = "failed";
+    o.exit_code = 1;
+    o.started_at = f.clock.Now();
+    o.completed_at = f.clock.Now();
+    REQUIRE(f.store->RunFinish(run, o).ok());
+  };
+
+  // A retry that is not due yet, at the highest priority.
+  std::string flaky = make("flaky", 99, "queue", 1);
+  std::string first_try = enqueue(flaky);
+  CHECK(claim(1) == std::vector<std::string>{first_try});
+  fail(first_try);
+  CHECK(f.Count("SELECT count(*) FROM runs WHERE status = 'queued' AND not_before IS NOT NULL") ==
+        1);
+
+  // A one-at-a-time job that is running, with a backlog queued before the rest.
+  std::string busy = make("busy", 50, "queue");
+  std::string busy_running = enqueue(busy);
+  CHECK(claim(1) == std::vector<std::string>{busy_running});
+  std::vector<std::string> backlog;
+  for (int i = 0; i < 300; ++i) backlog.push_back(enqueue(busy));
+
+  std::string high = make("high", 90, "skip");
+  std::string high1 = enqueue(high), high2 = enqueue(high);
+  std::string low = make("low", 1, "allow");
+  std::string low1 = enqueue(low), low2 = enqueue(low);
+  std::string mid = make("mid", 5, "queue");
+  std::string mid1 = enqueue(mid);
+
+  // Priority order; one of "high", both of "low" (allow); nothing of "busy"
+  // (running) nor of "flaky" (not due).
+  CHECK(claim(10) == std::vector<std::string>{high1, mid1, low1, low2});
+  CHECK(claim(10).empty());  // high2 waits for high1
+
+  fail(high1);  // no retries: high2 may go now
+  CHECK(claim(10) == std::vector<std::string>{high2});
+
+  // The limit holds, and the backlog drains one run at a time, in order.
+  fail(busy_running);
+  CHECK(claim(0).empty());
+  CHECK(claim(10) == std::vector<std::string>{backlog[0]});
+  fail(backlog[0]);
+  CHECK(claim(10) == std::vector<std::string>{backlog[1]});
+  CHECK(f.Count("SELECT count(*) FROM runs WHERE status = 'queued'") == 298 + 1);
+}
