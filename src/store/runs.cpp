@@ -143,6 +143,76 @@ JobState RefreshJob(WriteTx& tx, const std::string& job_id, bool row_changed = t
   return {std::move(*job), std::move(j)};
 }
 
+}  // namespace
+
+// A job's place in the dispatcher's queue (docs/lifecycle.md, "Held runs"):
+// for a one-at-a-time job (overlap not "allow"), of its queued runs without a
+// retry time only the first in claim order is unheld, its head; every other
+// is held, out of the claim's index. For an "allow" job nothing is held.
+// A few index seeks; called after every change to a job's queued runs or to
+// its overlap policy.
+void internal::BalanceQueue(WriteTx& tx, const std::string& job_id, const std::string& overlap) {
+  if (overlap == "allow") {
+    SQLite::Statement& u = tx.stmts.Get(
+        "UPDATE runs SET held = 0 WHERE job_id = ? AND status = 'queued' AND held = 1");
+    u.bind(1, job_id);
+    u.exec();
+    return;
+  }
+  struct Place {
+    std::string id;
+    int priority = 0;
+    std::string queued_at;
+    bool Before(const Place& o) const {
+      if (priority != o.priority) return priority > o.priority;
+      if (queued_at != o.queued_at) return queued_at < o.queued_at;
+      return id < o.id;
+    }
+  };
+  auto set_held = [&](const std::string& run_id, bool held) {
+    SQLite::Statement& u = tx.stmts.Get("UPDATE runs SET held = ? WHERE id = ?");
+    u.bind(1, held ? 1 : 0);
+    u.bind(2, run_id);
+    u.exec();
+  };
+  // The unheld runs without a retry time: the head, or several right after
+  // the policy changed from "allow".
+  SQLite::Statement& unheld = tx.stmts.Get(
+      "SELECT id, priority, queued_at FROM runs WHERE job_id = ? AND status = 'queued' AND "
+      "held = 0 AND not_before IS NULL ORDER BY priority DESC, queued_at, id");
+  unheld.bind(1, job_id);
+  std::optional<Place> head;
+  std::vector<std::string> extra;
+  while (unheld.executeStep()) {
+    Place p{unheld.getColumn(0).getString(), unheld.getColumn(1).getInt(),
+            unheld.getColumn(2).getString()};
+    if (!head)
+      head = std::move(p);
+    else
+      extra.push_back(std::move(p.id));
+  }
+  unheld.reset();
+  for (const std::string& id : extra) set_held(id, true);
+  SQLite::Statement& held = tx.stmts.Get(
+      "SELECT id, priority, queued_at FROM runs WHERE job_id = ? AND status = 'queued' AND "
+      "held = 1 ORDER BY priority DESC, queued_at, id LIMIT 1");
+  held.bind(1, job_id);
+  std::optional<Place> next;
+  if (held.executeStep())
+    next = Place{held.getColumn(0).getString(), held.getColumn(1).getInt(),
+                 held.getColumn(2).getString()};
+  held.reset();
+  if (!next) return;
+  if (!head) {
+    set_held(next->id, false);  // the head left the queue: the next moves up
+  } else if (next->Before(*head)) {
+    set_held(head->id, true);  // a run queued later outranks the head
+    set_held(next->id, false);
+  }
+}
+
+namespace {
+
 Run InsertRun(WriteTx& tx, const Job& job, const std::string& trigger,
               std::optional<SysTime> scheduled_for, int attempt, const std::string& first_run_id,
               std::optional<SysTime> not_before) {
@@ -160,8 +230,8 @@ Run InsertRun(WriteTx& tx, const Job& job, const std::string& trigger,
   r.not_before = not_before;
   SQLite::Statement& q = tx.stmts.Get(
       "INSERT INTO runs (id, job_id, attempt, first_run_id, status, trigger, priority, "
-      "scheduled_for, queued_at, not_before, created_at, updated_at) "
-      "VALUES (?, ?, ?, ?, 'queued', ?, ?, ?, ?, ?, ?, ?)");
+      "scheduled_for, queued_at, not_before, created_at, updated_at, held) "
+      "VALUES (?, ?, ?, ?, 'queued', ?, ?, ?, ?, ?, ?, ?, ?)");
   q.bind(1, r.id);
   q.bind(2, r.job_id);
   q.bind(3, r.attempt);
@@ -177,7 +247,12 @@ Run InsertRun(WriteTx& tx, const Job& job, const std::string& trigger,
   BindOptTime(q, 9, not_before);
   q.bind(10, now);
   q.bind(11, now);
+  // A one-at-a-time job's run starts held; BalanceQueue makes it the head
+  // when it is first in line.
+  bool one_at_a_time = job.spec.schedule.overlap != "allow";
+  q.bind(12, one_at_a_time && !not_before ? 1 : 0);
   q.exec();
+  if (one_at_a_time) BalanceQueue(tx, job.id, job.spec.schedule.overlap);
   return r;
 }
 
@@ -363,21 +438,24 @@ Result<std::vector<ClaimedRun>> Store::RunClaim(const std::string& boot_id, int 
     SQLite::Statement& q =
         tx.stmts.Get(std::string("SELECT ") + kRunColumns + ", j.overlap_policy" +
                      " FROM runs r INDEXED BY runs_queue JOIN jobs j ON j.id = r.job_id "
-                     "WHERE r.status = 'queued' AND (r.not_before IS NULL OR r.not_before <= ?1) "
+                     "WHERE r.status = 'queued' AND r.held = 0 "
+                     "AND (r.not_before IS NULL OR r.not_before <= ?1) "
                      "AND (j.overlap_policy = 'allow' OR NOT EXISTS (SELECT 1 FROM runs x WHERE "
                      "x.job_id = r.job_id AND x.status = 'running')) "
                      "ORDER BY r.priority DESC, r.queued_at, r.id LIMIT ?2");
     q.bind(1, now);
     q.bind(2, limit * 4);  // room for runs skipped as a second run of one job
     std::vector<Run> picked;
-    std::vector<std::string> single_jobs;  // jobs that may run one at a time
+    // Jobs that may run one at a time, with their overlap policy.
+    std::vector<std::pair<std::string, std::string>> single_jobs;
     while (q.executeStep() && static_cast<int>(picked.size()) < limit) {
       Run r = RowToRun(q);
-      bool allow = q.getColumn(25).getString() == "allow";
-      if (!allow) {
-        if (std::find(single_jobs.begin(), single_jobs.end(), r.job_id) != single_jobs.end())
+      std::string overlap = q.getColumn(25).getString();
+      if (overlap != "allow") {
+        if (std::find_if(single_jobs.begin(), single_jobs.end(),
+                         [&](const auto& s) { return s.first == r.job_id; }) != single_jobs.end())
           continue;
-        single_jobs.push_back(r.job_id);
+        single_jobs.emplace_back(r.job_id, std::move(overlap));
       }
       picked.push_back(std::move(r));
     }
@@ -408,6 +486,8 @@ Result<std::vector<ClaimedRun>> Store::RunClaim(const std::string& boot_id, int 
                   RunEventData(std::move(state.json_), r, std::move(rj)));
       claimed.push_back({r, std::move(state.job.spec)});
     }
+    // The next run of each one-at-a-time job moves up to be its head.
+    for (const auto& [job_id, overlap] : single_jobs) BalanceQueue(tx, job_id, overlap);
     out = std::move(claimed);
     return Status::Ok();
   });
@@ -527,7 +607,8 @@ Result<std::optional<SysTime>> Store::RunNextRetryTime() {
     auto lease = readers_.Acquire();
     if (!lease) return lease.error();
     SQLite::Statement& q = lease->stmts().Get(
-        "SELECT min(not_before) FROM runs WHERE status = 'queued' AND not_before IS NOT NULL");
+        "SELECT min(not_before) FROM runs INDEXED BY runs_retry WHERE status = 'queued' AND "
+        "not_before IS NOT NULL");
     q.executeStep();
     return OptTime(q.getColumn(0));
   } catch (const std::exception& e) {

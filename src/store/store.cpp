@@ -430,6 +430,8 @@ Result<Job> Store::JobUpdate(std::string_view id_or_name,
       }
       throw;
     }
+    if (job.spec.schedule.overlap != current->spec.schedule.overlap)
+      BalanceQueue(tx, job.id, job.spec.schedule.overlap);  // hold or release its backlog
     std::string j = JobToJson(job).dump();
     bool sync = job.spec.database_sync || current->spec.database_sync;
     if (sync) OutboxAppend(tx, "job", job.id, "upsert", job.version, j);

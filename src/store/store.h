@@ -167,7 +167,9 @@ class Store {
   // POST /jobs/:id/trigger: RunEnqueue("manual"), once per Idempotency-Key.
   Result<TriggerOutcome> RunTrigger(std::string_view job_id_or_name, const IdempotentCreate* idem);
   // Claims up to `limit` queued runs that may start now (priority, then
-  // queue time; one per job unless its overlap policy is "allow").
+  // queue time; one per job unless its overlap policy is "allow"). Held runs
+  // (docs/lifecycle.md, "Held runs") are not read, so the cost does not grow
+  // with a one-at-a-time job's backlog.
   Result<std::vector<ClaimedRun>> RunClaim(const std::string& boot_id, int limit);
   // Records pids without waiting for the commit (the dispatcher's loop must
   // not stall on it). The writer keeps submission order, so a run's pid is

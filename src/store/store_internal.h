@@ -14,6 +14,10 @@
 #include "core/types.h"
 #include "store/stmt_cache.h"
 
+namespace lsh::store {
+struct WriteTx;
+}
+
 namespace lsh::store::internal {
 
 inline constexpr const char* kJobColumns =
@@ -45,5 +49,8 @@ std::string RestingStatus(const Job& j, const std::optional<SysTime>& next_run);
 bool IsConstraint(const SQLite::Exception& e);
 Error ReadError(const std::exception& e);
 int64_t ActiveRunCount(StmtCache& stmts, const std::string& job_id);
+// Holds a one-at-a-time job's queued runs behind its head, or releases them
+// all for an "allow" job (src/store/runs.cpp; docs/lifecycle.md, "Held runs").
+void BalanceQueue(WriteTx& tx, const std::string& job_id, const std::string& overlap);
 
 }  // namespace lsh::store::internal

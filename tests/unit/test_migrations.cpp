@@ -124,3 +124,44 @@ TEST_CASE("A failing migration leaves the previous version intact", "[migrations
   CHECK(*ver == 1);
   CHECK(!db->tableExists("u"));
 }
+
+TEST_CASE("Version 4 holds an existing backlog of a one-at-a-time job behind its head",
+          "[migrations]") {
+  const auto& all = store::EmbeddedMigrations();
+  REQUIRE(all.size() >= 4);
+  TempDir d;
+  auto db = Open(d);
+  std::vector<store::Migration> v3(all.begin(), all.begin() + 3);
+  REQUIRE(store::Migrate(*db, v3).ok());
+  const char* t = "'2026-01-01T00:00:00.000Z'";
+  for (const char* job : {"one", "many"}) {
+    db->exec(std::string("INSERT INTO jobs (id, name, command, overlap_policy, created_at, "
+                         "updated_at) VALUES ('") +
+             job + "', '" + job + "', 'true', '" + (std::string(job) == "one" ? "queue" : "allow") +
+             "', " + t + ", " + t + ")");
+  }
+  // "one": five queued runs, the third at a higher priority, and a retry
+  // waiting for its time; "many" (allow): three queued runs.
+  auto run = [&](const std::string& id, const std::string& job, int priority,
+                 const std::string& not_before) {
+    db->exec(
+        "INSERT INTO runs (id, job_id, status, trigger, priority, queued_at, not_before, "
+        "created_at, updated_at) VALUES ('" +
+        id + "', '" + job + "', 'queued', 'manual', " + std::to_string(priority) + ", '" +
+        "2026-01-01T00:00:0" + id.back() + ".000Z', " + not_before + ", " + t + ", " + t + ")");
+  };
+  run("o1", "one", 5, "NULL");
+  run("o2", "one", 5, "NULL");
+  run("o3", "one", 9, "NULL");
+  run("o4", "one", 5, "NULL");
+  run("o5", "one", 5, "'2026-01-01T01:00:00.000Z'");
+  run("m1", "many", 5, "NULL");
+  run("m2", "many", 5, "NULL");
+  run("m3", "many", 5, "NULL");
+  REQUIRE(store::Migrate(*db).ok());
+  SQLite::Statement q(*db,
+                      "SELECT group_concat(id, ',') FROM (SELECT id FROM runs WHERE held = 0 "
+                      "ORDER BY id)");
+  REQUIRE(q.executeStep());
+  CHECK(q.getColumn(0).getString() == "m1,m2,m3,o3,o5");
+}

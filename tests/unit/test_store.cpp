@@ -414,6 +414,8 @@ TEST_CASE("RunClaim takes due runs by priority then queue order, one at a time p
   std::string low1 = enqueue(low), low2 = enqueue(low);
   std::string mid = make("mid", 5, "queue");
   std::string mid1 = enqueue(mid);
+  // Held behind their heads: all of busy's backlog but the first, high2.
+  CHECK(f.Count("SELECT count(*) FROM runs WHERE status = 'queued' AND held = 1") == 299 + 1);
 
   // Priority order; one of "high", both of "low" (allow); nothing of "busy"
   // (running) nor of "flaky" (not due).
@@ -430,4 +432,82 @@ TEST_CASE("RunClaim takes due runs by priority then queue order, one at a time p
   fail(backlog[0]);
   CHECK(claim(10) == std::vector<std::string>{backlog[1]});
   CHECK(f.Count("SELECT count(*) FROM runs WHERE status = 'queued'") == 298 + 1);
+}
+
+TEST_CASE("A one-at-a-time job's backlog is held behind its head and released for overlap",
+          "[store][claim]") {
+  StoreFixture f;
+  JobSpec s = MakeSpec("q");
+  s.schedule.overlap = "queue";
+  auto created = f.store->JobCreate(s, std::nullopt);
+  REQUIRE(created.ok());
+  std::string job = created->job.id;
+  auto enqueue = [&] {
+    auto r = f.store->RunEnqueue(job, "manual");
+    REQUIRE(r.ok());
+    return r->id;
+  };
+  auto claim = [&] {
+    auto c = f.store->RunClaim("boot", 10);
+    REQUIRE(c.ok());
+    std::vector<std::string> ids;
+    for (const auto& cr : *c) ids.push_back(cr.run.id);
+    return ids;
+  };
+  auto finish = [&](const std::string& run) {
+    store::RunOutcome o;
+    o.status = "completed";
+    o.exit_code = 0;
+    o.started_at = f.clock.Now();
+    o.completed_at = f.clock.Now();
+    REQUIRE(f.store->RunFinish(run, o).ok());
+  };
+  auto update = [&](auto&& edit) {
+    auto u = f.store->JobUpdate(job, [&](const Job& cur) -> Result<store::JobUpdate> {
+      store::JobUpdate up{cur.spec, cur.next_run_at};
+      edit(up.spec);
+      return up;
+    });
+    REQUIRE(u.ok());
+  };
+  auto held = [&] {
+    return f.Count("SELECT count(*) FROM runs WHERE status = 'queued' AND held = 1");
+  };
+  auto heads = [&] {
+    return f.Count("SELECT count(*) FROM runs WHERE status = 'queued' AND held = 0");
+  };
+
+  std::string a = enqueue(), b = enqueue(), c = enqueue();
+  CHECK(held() == 2);
+  CHECK(heads() == 1);
+
+  // A run queued later at a higher priority outranks the head.
+  update([](JobSpec& spec) { spec.priority = 50; });
+  std::string d = enqueue();
+  CHECK(held() == 3);
+  CHECK(claim() == std::vector<std::string>{d});
+  CHECK(held() == 2);  // a moved up
+  CHECK(claim().empty());
+  finish(d);
+  CHECK(claim() == std::vector<std::string>{a});
+
+  // "allow" releases the backlog: both start beside a.
+  update([](JobSpec& spec) { spec.schedule.overlap = "allow"; });
+  CHECK(held() == 0);
+  CHECK(claim() == std::vector<std::string>{b, c});
+
+  // Back to one at a time with runs queued meanwhile: all but the first held.
+  std::string e = enqueue(), g = enqueue(), h = enqueue();
+  CHECK(held() == 0);
+  update([](JobSpec& spec) { spec.schedule.overlap = "skip"; });
+  CHECK(held() == 2);
+  CHECK(heads() == 1);
+  for (const std::string& run : {a, b, c}) finish(run);
+  CHECK(claim() == std::vector<std::string>{e});
+  finish(e);
+  CHECK(claim() == std::vector<std::string>{g});
+  finish(g);
+  CHECK(claim() == std::vector<std::string>{h});
+  CHECK(held() == 0);
+  CHECK(heads() == 0);
 }
