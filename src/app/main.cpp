@@ -17,6 +17,7 @@
 #include "app/db_commands.h"
 #include "cli/cli.h"
 #include "outbox/schema.h"
+#include "store/db.h"
 
 namespace {
 
@@ -53,6 +54,7 @@ const char* kUsage =
 }  // namespace
 
 int main(int argc, char** argv) {
+  lsh::store::ConfigureSqlite();
   std::vector<std::string> args(argv + 1, argv + argc);
   if (args.empty() || args[0] == "--help" || args[0] == "-h" || args[0] == "help") {
     std::fputs(kUsage, stdout);

@@ -33,6 +33,10 @@ struct DbOptions {
   int busy_timeout_ms = 5000;
 };
 
+// Process-wide SQLite settings (no memory statistics); call first thing in
+// main, before any connection is opened. Not thread-safe.
+void ConfigureSqlite();
+
 // Opens a connection with lshd's pragmas. read_only connections refuse writes.
 Result<std::unique_ptr<SQLite::Database>> OpenConnection(const DbOptions& options, bool read_only);
 
