@@ -48,63 +48,66 @@ json JobToJson(const Job& job) {
                 {"completedAt", TimeOrNull(r.completed_at)},
                 {"durationMs", OrNull(r.duration_ms)}};
   }
-  json j = {
-      {"id", job.id},
-      {"name", s.name},
-      {"command", s.command},
-      {"type", s.type},
-      {"description", s.description},
-      {"tags", s.tags},
-      {"priority", s.priority},
-      {"timeout", OrNull(s.timeout_ms)},
-      {"maxRetries", s.max_retries},
-      {"retryDelay", s.retry_delay_ms},
-      {"env", s.env},
-      {"cwd", s.cwd.empty() ? json(nullptr) : json(s.cwd)},
-      {"databaseSync", s.database_sync},
-      {"status", job.status},
-      {"paused", job.paused},
-      {"schedule", schedule},
-      {"createdAt", FormatTime(job.created_at)},
-      {"updatedAt", FormatTime(job.updated_at)},
-      {"lastRun", last_run},
-      {"version", job.version},
-      // Field names the existing dashboards read.
-      {"job_name", s.name},
-      {"timestamp", FormatTime(job.created_at)},
-      {"last_run", job.last_run ? TimeOrNull(job.last_run->started_at) : json(nullptr)},
-      {"duration_ms", job.last_run ? OrNull(job.last_run->duration_ms) : json(nullptr)},
-  };
+  // Assigned key by key: a braced initializer list copies every value (and
+  // checks each element is a pair), which made this the costliest step of
+  // rendering a job. The keys are sorted either way (json objects are maps).
+  json j(json::value_t::object);
+  j["id"] = job.id;
+  j["name"] = s.name;
+  j["command"] = s.command;
+  j["type"] = s.type;
+  j["description"] = s.description;
+  j["tags"] = s.tags;
+  j["priority"] = s.priority;
+  j["timeout"] = OrNull(s.timeout_ms);
+  j["maxRetries"] = s.max_retries;
+  j["retryDelay"] = s.retry_delay_ms;
+  j["env"] = s.env;
+  j["cwd"] = s.cwd.empty() ? json(nullptr) : json(s.cwd);
+  j["databaseSync"] = s.database_sync;
+  j["status"] = job.status;
+  j["paused"] = job.paused;
+  j["schedule"] = std::move(schedule);
+  std::string created = FormatTime(job.created_at);
+  j["createdAt"] = created;
+  j["updatedAt"] = FormatTime(job.updated_at);
+  j["lastRun"] = std::move(last_run);
+  j["version"] = job.version;
+  // Field names the existing dashboards read.
+  j["job_name"] = s.name;
+  j["timestamp"] = std::move(created);
+  j["last_run"] = job.last_run ? TimeOrNull(job.last_run->started_at) : json(nullptr);
+  j["duration_ms"] = job.last_run ? OrNull(job.last_run->duration_ms) : json(nullptr);
   return j;
 }
 
 json RunToJson(const Run& r) {
-  return {
-      {"id", r.id},
-      {"jobId", r.job_id},
-      {"jobName", r.job_name},
-      {"attempt", r.attempt},
-      {"firstRunId", r.first_run_id.empty() ? json(nullptr) : json(r.first_run_id)},
-      {"status", r.status},
-      {"trigger", r.trigger},
-      {"priority", r.priority},
-      {"scheduledFor", TimeOrNull(r.scheduled_for)},
-      {"queuedAt", FormatTime(r.queued_at)},
-      {"notBefore", TimeOrNull(r.not_before)},
-      {"startedAt", TimeOrNull(r.started_at)},
-      {"completedAt", TimeOrNull(r.completed_at)},
-      {"durationMs", OrNull(r.duration_ms)},
-      {"exitCode", OrNull(r.exit_code)},
-      {"signal", r.signal.empty() ? json(nullptr) : json(r.signal)},
-      {"pid", OrNull(r.pid)},
-      {"stdoutTail", r.stdout_tail},
-      {"stderrTail", r.stderr_tail},
-      {"errorType", r.error_type.empty() ? json(nullptr) : json(r.error_type)},
-      {"errorMessage", r.error_message.empty() ? json(nullptr) : json(r.error_message)},
-      {"version", r.version},
-      {"createdAt", FormatTime(r.created_at)},
-      {"updatedAt", FormatTime(r.updated_at)},
-  };
+  json j(json::value_t::object);  // key by key: see JobToJson
+  j["id"] = r.id;
+  j["jobId"] = r.job_id;
+  j["jobName"] = r.job_name;
+  j["attempt"] = r.attempt;
+  j["firstRunId"] = r.first_run_id.empty() ? json(nullptr) : json(r.first_run_id);
+  j["status"] = r.status;
+  j["trigger"] = r.trigger;
+  j["priority"] = r.priority;
+  j["scheduledFor"] = TimeOrNull(r.scheduled_for);
+  j["queuedAt"] = FormatTime(r.queued_at);
+  j["notBefore"] = TimeOrNull(r.not_before);
+  j["startedAt"] = TimeOrNull(r.started_at);
+  j["completedAt"] = TimeOrNull(r.completed_at);
+  j["durationMs"] = OrNull(r.duration_ms);
+  j["exitCode"] = OrNull(r.exit_code);
+  j["signal"] = r.signal.empty() ? json(nullptr) : json(r.signal);
+  j["pid"] = OrNull(r.pid);
+  j["stdoutTail"] = r.stdout_tail;
+  j["stderrTail"] = r.stderr_tail;
+  j["errorType"] = r.error_type.empty() ? json(nullptr) : json(r.error_type);
+  j["errorMessage"] = r.error_message.empty() ? json(nullptr) : json(r.error_message);
+  j["version"] = r.version;
+  j["createdAt"] = FormatTime(r.created_at);
+  j["updatedAt"] = FormatTime(r.updated_at);
+  return j;
 }
 
 }  // namespace lsh
