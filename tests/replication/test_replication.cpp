@@ -291,8 +291,14 @@ TEST_CASE("Supabase REST sink keeps the PostgREST contract and rides out injecte
     auto t = EventTypes(d);
     return std::count(t.begin(), t.end(), type);
   };
-  auto stalls = count("outbox:stalled"), recoveries = count("outbox:recovered");
-  CHECK(stalls == recoveries);  // any stall during the faults above has ended
+  // Any stall during the faults above has ended (its recovery event is
+  // written just after the delivery that ended it).
+  std::ptrdiff_t stalls = 0, recoveries = 0;
+  CHECK(WaitFor([&] {
+    stalls = count("outbox:stalled");
+    recoveries = count("outbox:recovered");
+    return stalls == recoveries;
+  }));
   gw.Stop();
   REQUIRE(d.Patch("/jobs/" + id, {{"description", "while-down"}})->status == 200);
   CreateJob(d, {{"name", "born-offline"}, {"command", "true"}});
@@ -301,7 +307,9 @@ TEST_CASE("Supabase REST sink keeps the PostgREST contract and rides out injecte
   CHECK(o["pending"].get<int64_t>() >= 2);
   CHECK(o["lastError"].is_string());
   CHECK(o["oldestPendingAgeSeconds"].get<double>() >= 0);
-  CHECK(count("outbox:stalled") == stalls + 1);
+  // The relay shows the stall in /outbox first and then writes its event
+  // (a durable write of its own): wait for the event, a moment later.
+  CHECK(WaitFor([&] { return count("outbox:stalled") == stalls + 1; }));
   gw.Start();
   REQUIRE(WaitFor([&] { return Drained(d) && remote_description() == "while-down"; }, 20s));
   REQUIRE(WaitFor([&] { return count("outbox:recovered") == recoveries + 1; }));
