@@ -51,6 +51,7 @@ struct TcpProxy::Conn {
   int client = -1;
   int sink = -1;  // -1 until joined (never while blackholed)
   uint64_t generation = 0;
+  std::atomic<bool> joined{false};  // sink set: the downstream pump may start
   std::atomic<bool> dead{false};
   std::atomic<int> pumps_left{2};
   std::mutex join_mu;  // guards `sink` while it is being joined
@@ -87,6 +88,7 @@ void TcpProxy::Start() {
 void TcpProxy::Stop() {
   if (!acceptor_.joinable()) return;
   stop_ = true;
+  Notify();
   acceptor_.join();
   Reap(/*all=*/true);
   ::close(listen_fd_);
@@ -98,11 +100,20 @@ void TcpProxy::SetMode(Mode mode, std::chrono::milliseconds delay) {
   delay_ms_ = static_cast<int>(delay.count());
   if (mode == Mode::kReset) reset_generation_++;
   mode_ = mode;
+  Notify();
 }
 
 void TcpProxy::BlackholeAfter(int64_t bytes) {
   blackhole_after_ = bytes;
   mode_ = Mode::kPass;
+  Notify();
+}
+
+void TcpProxy::Notify() {
+  // Taking the mutex orders this change before a waiter's next look at it,
+  // so no wake-up falls between its check and its wait.
+  { std::lock_guard lock(wake_mu_); }
+  wake_.notify_all();
 }
 
 int TcpProxy::open() const {
@@ -154,6 +165,7 @@ void TcpProxy::Reap(bool all) {
       }
     }
   }
+  if (all) Notify();
   for (auto& c : done) {
     c->up.join();
     c->down.join();
@@ -165,6 +177,7 @@ void TcpProxy::Pump(const std::shared_ptr<Conn>& c, bool upstream) {
   std::vector<char> buf(64 * 1024);
   auto finish = [&](bool reset) {
     bool first = !c->dead.exchange(true);
+    Notify();  // the other pump may be waiting on `dead`
     if (first && !reset) {
       // An orderly end on one side ends the other side too.
       std::lock_guard lock(c->join_mu);
@@ -199,7 +212,9 @@ void TcpProxy::Pump(const std::shared_ptr<Conn>& c, bool upstream) {
       return finish(true);
     }
     if (mode_ == Mode::kBlackhole) {
-      std::this_thread::sleep_for(std::chrono::milliseconds(kPollMs));  // a poll step
+      Await([&] {
+        return mode_ != Mode::kBlackhole || stop_ || c->dead || c->generation != reset_generation_;
+      });
       continue;
     }
     int sink;
@@ -215,13 +230,15 @@ void TcpProxy::Pump(const std::shared_ptr<Conn>& c, bool upstream) {
             return finish(true);  // the sink refused: so does the proxy
           }
           sink = c->sink;
+          c->joined = true;
+          Notify();
         }
       } else {
         sink = c->sink;
       }
     }
     if (sink < 0) {  // the downstream pump waits for the upstream one to join
-      std::this_thread::sleep_for(std::chrono::milliseconds(kPollMs));
+      Await([&] { return c->joined || stop_ || c->dead || c->generation != reset_generation_; });
       continue;
     }
     int from = upstream ? c->client : sink;

@@ -17,7 +17,9 @@
 // BlackholeAfter(n) passes n more bytes towards the sink, then blackholes.
 //
 // Every connection has two pump threads, one per direction; each waits at
-// most a few milliseconds in poll, so a mode change applies at once.
+// most a few milliseconds in poll, and a pump with nothing to do (blackholed,
+// or not yet joined to the sink) sleeps on a condition variable that every
+// mode change wakes, so a mode change applies at once.
 //
 // Thread-safety: SetMode and the accessors may be called from any thread;
 // Start and Stop from the owner (the destructor stops it).
@@ -25,6 +27,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <condition_variable>
 #include <list>
 #include <memory>
 #include <mutex>
@@ -58,6 +61,14 @@ class TcpProxy {
   void AcceptLoop();
   void Pump(const std::shared_ptr<Conn>& c, bool upstream);
   void Reap(bool all);
+  // Wakes every pump waiting in Await; call after changing what they wait on.
+  void Notify();
+  // Blocks until `ready()` holds; Notify wakes it to look again.
+  template <typename Ready>
+  void Await(Ready ready) {
+    std::unique_lock lock(wake_mu_);
+    wake_.wait(lock, ready);
+  }
 
   int target_port_;
   int listen_fd_ = -1;
@@ -71,6 +82,8 @@ class TcpProxy {
   std::thread acceptor_;
   mutable std::mutex mu_;
   std::list<std::shared_ptr<Conn>> conns_;  // guarded by mu_
+  std::mutex wake_mu_;                      // pairs with wake_; the state it guards is atomic
+  std::condition_variable wake_;
 };
 
 }  // namespace lsh::test
