@@ -350,6 +350,38 @@ TEST_CASE("Counts reports jobs by status and the outbox", "[store]") {
   CHECK(c->outbox_oldest_pending.has_value());
 }
 
+namespace {
+
+// Claim-test steps on a StoreFixture: queue a manual run, claim (returning
+// the claimed run ids in claim order), end a run with a status.
+std::string Enqueue(StoreFixture& f, const std::string& job) {
+  auto r = f.store->RunEnqueue(job, "manual");
+  REQUIRE(r.ok());
+  return r->id;
+}
+
+std::vector<std::string> Claim(StoreFixture& f, int limit) {
+  auto c = f.store->RunClaim("boot", limit);
+  REQUIRE(c.ok());
+  std::vector<std::string> ids;
+  for (const auto& cr : *c) {
+    CHECK(cr.run.status == "running");
+    ids.push_back(cr.run.id);
+  }
+  return ids;
+}
+
+void End(StoreFixture& f, const std::string& run, const std::string& status) {
+  store::RunOutcome o;
+  o.status = status;
+  o.exit_code = status == "completed" ? 0 : 1;
+  o.started_at = f.clock.Now();
+  o.completed_at = f.clock.Now();
+  REQUIRE(f.store->RunFinish(run, o).ok());
+}
+
+}  // namespace
+
 // The claim's rules (store.h RunClaim): priority first, then queue order;
 // a run waiting for its retry time is not due; a job whose overlap policy is
 // not "allow" runs one at a time, so its queued runs wait while one runs, and
@@ -369,29 +401,9 @@ TEST_CASE("RunClaim takes due runs by priority then queue order, one at a time p
     REQUIRE(out.ok());
     return out->job.id;
   };
-  auto enqueue = [&](const std::string& job) {
-    auto r = f.store->RunEnqueue(job, "manual");
-    REQUIRE(r.ok());
-    return r->id;
-  };
-  auto claim = [&](int limit) {
-    auto c = f.store->RunClaim("boot", limit);
-    REQUIRE(c.ok());
-    std::vector<std::string> ids;
-    for (const auto& cr : *c) {
-      CHECK(cr.run.status == "running");
-      ids.push_back(cr.run.id);
-    }
-    return ids;
-  };
-  auto fail = [&](const std::string& run) {
-    store::RunOutcome o;
-    o.status = "failed";
-    o.exit_code = 1;
-    o.started_at = f.clock.Now();
-    o.completed_at = f.clock.Now();
-    REQUIRE(f.store->RunFinish(run, o).ok());
-  };
+  auto enqueue = [&](const std::string& job) { return Enqueue(f, job); };
+  auto claim = [&](int limit) { return Claim(f, limit); };
+  auto fail = [&](const std::string& run) { End(f, run, "failed"); };
 
   // A retry that is not due yet, at the highest priority.
   std::string flaky = make("flaky", 99, "queue", 1);
@@ -442,26 +454,9 @@ TEST_CASE("A one-at-a-time job's backlog is held behind its head and released fo
   auto created = f.store->JobCreate(s, std::nullopt);
   REQUIRE(created.ok());
   std::string job = created->job.id;
-  auto enqueue = [&] {
-    auto r = f.store->RunEnqueue(job, "manual");
-    REQUIRE(r.ok());
-    return r->id;
-  };
-  auto claim = [&] {
-    auto c = f.store->RunClaim("boot", 10);
-    REQUIRE(c.ok());
-    std::vector<std::string> ids;
-    for (const auto& cr : *c) ids.push_back(cr.run.id);
-    return ids;
-  };
-  auto finish = [&](const std::string& run) {
-    store::RunOutcome o;
-    o.status = "completed";
-    o.exit_code = 0;
-    o.started_at = f.clock.Now();
-    o.completed_at = f.clock.Now();
-    REQUIRE(f.store->RunFinish(run, o).ok());
-  };
+  auto enqueue = [&] { return Enqueue(f, job); };
+  auto claim = [&] { return Claim(f, 10); };
+  auto finish = [&](const std::string& run) { End(f, run, "completed"); };
   auto update = [&](auto&& edit) {
     auto u = f.store->JobUpdate(job, [&](const Job& cur) -> Result<store::JobUpdate> {
       store::JobUpdate up{cur.spec, cur.next_run_at};
