@@ -15,12 +15,11 @@ secs=${2:-5}
 scripts/bootstrap
 scripts/build build-release Release -DLSH_BUILD_TESTS=OFF >/dev/null
 dir=$(mktemp -d /var/tmp/lsh-backlog.XXXXXX)
-trap 'kill $pid 2>/dev/null; wait $pid 2>/dev/null; rm -rf "$dir"' EXIT
-LSH_MAX_CONCURRENT_JOBS=10 LSH_LOG_LEVEL=warn build-release/lshd serve --port 0 \
-  --port-file "$dir/port" --db "$dir/lsh.db" --metrics-port 0 2>"$dir/log" &
-pid=$!
-for _ in $(seq 200); do [ -s "$dir/port" ] && break; sleep 0.05; done
-url="http://127.0.0.1:$(head -1 "$dir/port")"
+pids=()
+trap 'kill "${pids[@]}" 2>/dev/null; wait 2>/dev/null; rm -rf "$dir"' EXIT
+source bench/lshd.sh
+bin=build-release/lshd
+start_lshd "$dir" LSH_MAX_CONCURRENT_JOBS=10
 post() { curl -sf --noproxy '*' -X POST -H 'Content-Type: application/json' "$@"; }
 post -d '{"name":"backlog","command":"sleep 3600","overlapPolicy":"queue"}' "$url/jobs" >/dev/null
 post -d '{"name":"other","command":"true","overlapPolicy":"allow"}' "$url/jobs" >/dev/null

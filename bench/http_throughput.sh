@@ -12,13 +12,11 @@ conns=${2:-16}
 scripts/bootstrap
 scripts/build build-release Release -DLSH_BUILD_TESTS=OFF >/dev/null
 dir=$(mktemp -d)
-trap 'kill $pid 2>/dev/null; wait $pid 2>/dev/null; rm -rf "$dir"' EXIT
-LSH_LOG_LEVEL=warn build-release/lshd serve --port 0 --port-file "$dir/port" \
-  --db "$dir/lsh.db" --metrics-port 0 2>"$dir/log" &
-pid=$!
-for _ in $(seq 200); do [ -s "$dir/port" ] && break; sleep 0.05; done
-port=$(cat "$dir/port")
-url="http://127.0.0.1:$port"
+pids=()
+trap 'kill "${pids[@]}" 2>/dev/null; wait 2>/dev/null; rm -rf "$dir"' EXIT
+source bench/lshd.sh
+bin=build-release/lshd
+start_lshd "$dir" # LSH_SYNC, if set, passes through
 
 rate() { awk '/Requests\/sec/ {print $2}'; }
 errors() { awk '/Non-2xx/ {print $5} END {}' ; }

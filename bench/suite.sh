@@ -73,21 +73,8 @@ cleanup() {
 }
 trap cleanup EXIT
 
-# start_lshd DIR [VAR=VALUE...]: a daemon on port 0 with its database in DIR;
-# sets $lpid and $url.
-start_lshd() {
-  local dir=$1
-  shift
-  mkdir -p "$dir"
-  rm -f "$dir/port"
-  env LSH_LOG_LEVEL=warn LSH_SHUTDOWN_GRACE=2 "$@" "$bin" serve --port 0 --metrics-port 0 \
-    --db "$dir/lsh.db" --port-file "$dir/port" 2>>"$dir/log" &
-  lpid=$!
-  pids+=("$lpid")
-  for _ in $(seq 400); do [ -s "$dir/port" ] && break; sleep 0.025; done
-  [ -s "$dir/port" ] || { log "lshd did not start: $(tail -3 "$dir/log")"; exit 1; }
-  url="http://127.0.0.1:$(head -1 "$dir/port")" # line 2 is the metrics port
-}
+# start_lshd DIR [VAR=VALUE...]: sets $lpid and $url.
+source bench/lshd.sh
 stop() {
   kill "$1" 2>/dev/null || true
   wait "$1" 2>/dev/null || true
