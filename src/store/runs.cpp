@@ -248,11 +248,12 @@ Run InsertRun(WriteTx& tx, const Job& job, const std::string& trigger,
   q.bind(10, now);
   q.bind(11, now);
   // A one-at-a-time job's run starts held; BalanceQueue makes it the head
-  // when it is first in line.
-  bool one_at_a_time = job.spec.schedule.overlap != "allow";
-  q.bind(12, one_at_a_time && !not_before ? 1 : 0);
+  // when it is first in line. A retry (not_before) is never held and moves
+  // no head.
+  bool held = job.spec.schedule.overlap != "allow" && !not_before;
+  q.bind(12, held ? 1 : 0);
   q.exec();
-  if (one_at_a_time) BalanceQueue(tx, job.id, job.spec.schedule.overlap);
+  if (held) BalanceQueue(tx, job.id, job.spec.schedule.overlap);
   return r;
 }
 
